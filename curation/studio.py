@@ -1,0 +1,163 @@
+"""A studio is a folder: `catalog.sqlite`, `pieces/`, `exports/`, `themes.toml`. Standard library only.
+
+Find it with `--studio DIR`, else the `DSTRTD_STUDIO` environment variable, else the current folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from curation.catalog import Catalog, CatalogError, Theme
+
+log = logging.getLogger(__name__)
+
+ENV_VAR = "DSTRTD_STUDIO"
+CATALOG_NAME = "catalog.sqlite"
+THEMES_NAME = "themes.toml"
+
+# The artist's post format (seed 004): an opening line, the ecosystem's facts, the series line, the question.
+DEFAULT_THEMES_TOML = '''\
+# DSTRTD themes: one [[theme]] table each. Prompts use `text:weight` (negative weights push away).
+# `reflection` is the short text shown on the piece's page and under the gallery image; `facts` are the ecosystem
+# facts of the social post; at most 5 hashtags per post (Instagram's limit).
+
+[[theme]]
+name = "coral-reef"
+title = "Coral reef"
+prompts = ["a coral reef:1", "a coral reef, digital distortion, glitch art:0.6"]
+negative_prompts = ["text, watermark:-0.5"]
+reflection = "This is what a coral reef looks like for a computer. Is your perception distorted?"
+facts = """Coral reefs support more species than any other marine environment, they clean the ocean from carbon \
+dioxide, protect coastlines from storms and erosion, and over half a billion people depend on them for food, \
+income, and protection. Unfortunately, because of climate change, more than half of all coral reefs have been \
+lost, and the rest are experiencing rapid extinction."""
+hashtags = ["#DSTRTD", "#coralreef", "#climatechange", "#aiart", "#sciencecommunication"]
+
+[[theme]]
+name = "old-growth-forest"
+title = "Old-growth forest"
+prompts = ["a forest of old trees:1", "old-growth tree, pixelated, digital distortion:0.6"]
+negative_prompts = ["text, watermark:-0.5"]
+reflection = "A forest that took centuries to grow, seen through a screen in seconds."
+facts = """Old-growth forests store more carbon than any other land ecosystem and shelter species found nowhere \
+else. Once cut, they take centuries to return, and most of the world's primary forest has already been lost or \
+degraded."""
+hashtags = ["#DSTRTD", "#oldgrowth", "#forests", "#climatechange", "#aiart"]
+
+[[theme]]
+name = "glacier"
+title = "Glacier"
+prompts = ["a glacier under a blue sky:1", "melting glacier, datamosh, digital distortion:0.6"]
+negative_prompts = ["text, watermark:-0.5"]
+reflection = "Ice that remembers thousands of winters, rendered by a machine that remembers none."
+facts = """Glaciers hold most of the planet's fresh water and feed rivers that billions of people rely on. \
+They are retreating almost everywhere on Earth, and their loss raises sea levels and threatens water supplies."""
+hashtags = ["#DSTRTD", "#glacier", "#climatechange", "#aiart", "#sciencecommunication"]
+
+[[theme]]
+name = "wetland"
+title = "Wetland"
+prompts = ["a misty wetland with reeds and birds:1", "wetland, scanline glitch, digital distortion:0.6"]
+negative_prompts = ["text, watermark:-0.5"]
+reflection = "Wetlands breathe slowly; screens refresh sixty times a second."
+facts = """Wetlands filter water, buffer floods and store vast amounts of carbon in their soils. Over a third of \
+the world's wetlands have disappeared since 1970, faster than forests."""
+hashtags = ["#DSTRTD", "#wetlands", "#biodiversity", "#climatechange", "#aiart"]
+'''
+
+
+class StudioError(CatalogError):
+    """A studio folder that is missing or malformed; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Studio:
+    root: Path
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / CATALOG_NAME
+
+    @property
+    def pieces_dir(self) -> Path:
+        return self.root / "pieces"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def themes_path(self) -> Path:
+        return self.root / THEMES_NAME
+
+    def catalog(self, readonly: bool = False) -> Catalog:
+        """Open the studio's catalog (the caller closes it)."""
+        return Catalog(self.catalog_path, root=self.root, readonly=readonly)
+
+    def load_themes(self) -> list[Theme]:
+        """Parse `themes.toml`; errors name the file, the theme and the field."""
+        if not self.themes_path.is_file():
+            return []
+        try:
+            data = tomllib.loads(self.themes_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise StudioError(f"{self.themes_path}: not valid TOML ({exc})") from exc
+        themes = []
+        for i, entry in enumerate(data.get("theme", [])):
+            where = f"{self.themes_path}: theme #{i + 1}"
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
+                raise StudioError(f"{where} needs a `name` (text)")
+            for key in ("prompts", "negative_prompts", "hashtags"):
+                value = entry.get(key, [])
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise StudioError(f"{where} ({entry['name']}): `{key}` must be a list of strings")
+            for key in ("reflection", "facts", "title"):
+                if not isinstance(entry.get(key, ""), str):
+                    raise StudioError(f"{where} ({entry['name']}): `{key}` must be text")
+            themes.append(Theme(
+                name=entry["name"].strip(), title=entry.get("title", "") or entry["name"].strip(),
+                prompts=tuple(entry.get("prompts", [])), negative_prompts=tuple(entry.get("negative_prompts", [])),
+                reflection=entry.get("reflection", "").strip(), facts=" ".join(entry.get("facts", "").split()),
+                hashtags=tuple(entry.get("hashtags", [])),
+            ))
+        return themes
+
+    def sync_themes(self) -> list[Theme]:
+        """Copy the themes of `themes.toml` into the catalog (the file is the artist's source of truth)."""
+        themes = self.load_themes()
+        with self.catalog() as cat:
+            for theme in themes:
+                cat.upsert_theme(theme)
+        return themes
+
+
+def init_studio(path: str | os.PathLike[str], *, themes_toml: str | None = None) -> Studio:
+    """Make (or complete) a studio folder; an existing catalog and themes file are kept as they are."""
+    studio = Studio(Path(path).resolve())
+    if studio.root.exists() and not studio.root.is_dir():
+        raise StudioError(f"{studio.root} exists and is not a folder")
+    studio.pieces_dir.mkdir(parents=True, exist_ok=True)
+    studio.exports_dir.mkdir(parents=True, exist_ok=True)
+    if not studio.themes_path.exists():
+        tmp = studio.themes_path.with_suffix(".toml.tmp")
+        tmp.write_text(themes_toml if themes_toml is not None else DEFAULT_THEMES_TOML, encoding="utf-8")
+        os.replace(tmp, studio.themes_path)
+    studio.catalog().close()
+    studio.sync_themes()
+    log.info("studio ready at %s", studio.root)
+    return studio
+
+
+def open_studio(path: str | os.PathLike[str] | None = None) -> Studio:
+    """The studio at `path`, else $DSTRTD_STUDIO, else the current folder; it must have been made with init."""
+    chosen = path or os.environ.get(ENV_VAR) or "."
+    studio = Studio(Path(chosen).resolve())
+    if not studio.catalog_path.is_file():
+        raise StudioError(
+            f"no studio at {studio.root} (no {CATALOG_NAME}); make one with `dstrtd init {chosen}` "
+            f"or point --studio / ${ENV_VAR} at an existing one")
+    return studio

@@ -1,0 +1,96 @@
+"""The `dstrtd` command line: one entry point, subcommands that import their package only when they run.
+
+Each subcommand is a module in `installation.commands` with `add_arguments(parser)` and `run(args) -> int`.
+Those modules import nothing heavy at module level, so `dstrtd gallery` never loads torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+log = logging.getLogger(__name__)
+
+# name -> (module, one-line help). The order is the order `dstrtd --help` lists them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("installation.commands.demo", "offline end-to-end demo on the tiny preset (the README's main job)"),
+    "init": ("installation.commands.init", "make a studio folder (catalog, pieces, exports, themes.toml)"),
+    "generate": ("installation.commands.generate", "generate one piece with VQGAN+CLIP"),
+    "weights": ("installation.commands.weights", "list, download or verify model weights"),
+    "studio": ("installation.commands.studio", "run the studio worker: queue -> generate -> curate -> catalog"),
+    "queue": ("installation.commands.queue", "queue a prompt for the studio worker"),
+    "curate": ("installation.commands.curate", "score and decide on new pieces (or a folder of images)"),
+    "catalog": ("installation.commands.catalog", "list and show the pieces of a studio"),
+    "train": ("installation.commands.train", "train the curators: aesthetic scorer or contrastive encoder"),
+    "gallery": ("installation.commands.gallery", "fullscreen gallery display of accepted pieces"),
+    "web": ("installation.commands.web", "serve the public pages behind the QR codes"),
+    "export": ("installation.commands.export", "export print posters, social posts and contact sheets"),
+    "engagement": ("installation.commands.engagement", "read likes and comments back from Instagram"),
+}
+
+
+class CommandError(Exception):
+    """A problem the user can fix; the CLI prints the message on one line and exits with `exit_code`."""
+
+    exit_code = 2
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    # Library packages cannot import this module, so their user-facing errors carry `exit_code` instead.
+    return isinstance(exc, CommandError) or hasattr(exc, "exit_code") or isinstance(exc, FileNotFoundError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dstrtd",
+        description="DSTRTD: nature as a computer sees it. Generate, curate, display and export distorted nature art.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages and show tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # a subcommand not built yet is simply not offered
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    configure_logging(args.verbose, args.quiet)
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print("dstrtd: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            log.exception("dstrtd %s failed", args.command)
+        if _is_user_error(exc):
+            print(f"dstrtd {args.command}: error: {exc}", file=sys.stderr)
+            return int(getattr(exc, "exit_code", 2))
+        print(f"dstrtd {args.command}: unexpected error: {type(exc).__name__}: {exc} (run with -v for details)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
