@@ -1,0 +1,242 @@
+"""CLIP perceptors through open_clip: any `MODEL:PRETRAINED` name, a local file or folder, or `tiny`.
+
+Names: `ViT-B-32:openai` (OpenAI weights use the `-quickgelu` architecture, as they were trained with it),
+`ViT-B-32:laion2b_s34b_b79k` (any open_clip tag), `ViT-B-32:/path/weights.safetensors`, `ViT-B-32:random`
+(random weights, for benchmarks), `local-dir:/folder` or `/folder` (open_clip_config.json + weights),
+`hf-hub:org/repo`, a bare path to one of OpenAI's published `.pt` files (recognised by sha256), and `tiny`
+(a small random ViT built by open_clip, for tests). In a generation config `@WEIGHT` may follow a name to weight
+that perceptor's losses in an ensemble (`ViT-B-16:openai@0.5`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from generator import weights
+from generator.errors import GeneratorError, UnsafeCheckpoint, WeightsUnavailable
+
+log = logging.getLogger(__name__)
+
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+# A real open_clip CLIP with a tiny config: the same code path as ViT-B-32, about 3.4 M parameters (mostly the
+# token embedding, which keeps open_clip's real 49408-token BPE vocabulary). Average pooling instead of the class
+# token, because a random class token barely depends on the image, so nothing could be optimised against it.
+TINY_CONFIG: dict[str, Any] = {
+    "embed_dim": 64,
+    "vision_cfg": {"image_size": 32, "patch_size": 8, "width": 64, "layers": 2, "head_width": 32, "pool_type": "avg"},
+    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+
+
+class Normalize(nn.Module):
+    """Per-channel (x - mean) / std with buffers, so it follows the perceptor across devices."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+
+
+class Perceptor(nn.Module):
+    """A frozen CLIP model (eval mode, no parameter requires grad) with its tokenizer and normalisation.
+
+    `encode_image` takes images already resized to `input_resolution` and normalised with `preprocess_normalize`
+    ((B, 3, R, R) -> (B, embed_dim)); `encode_text` takes strings ((N,) -> (N, embed_dim)). Embeddings are not
+    L2-normalised and come back as float32.
+    """
+
+    def __init__(self, name: str, model: nn.Module, tokenizer: Any, mean: tuple[float, ...],
+                 std: tuple[float, ...], sha256: str) -> None:
+        super().__init__()
+        self.name = name
+        self.model = model.eval().requires_grad_(False)
+        self.tokenizer = tokenizer
+        self.preprocess_normalize = Normalize(mean, std)
+        self.sha256 = sha256
+        size = model.visual.image_size
+        self.input_resolution = int(size[0] if isinstance(size, (tuple, list)) else size)
+        self.embed_dim = int(getattr(model.visual, "output_dim", 0) or model.text_projection.shape[-1])
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def encode_image(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_image(x).float()
+
+    def encode_text(self, texts: list[str]) -> torch.Tensor:
+        tokens = self.tokenizer(list(texts)).to(self.device)
+        return self.model.encode_text(tokens).float()
+
+    def embed_images(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, H, W) in [0, 1] of any size -> (B, embed_dim): resized (bicubic) and normalised."""
+        r = self.input_resolution
+        if images.shape[-2:] != (r, r):
+            images = nn.functional.interpolate(images, size=(r, r), mode="bicubic", align_corners=False)
+        return self.encode_image(self.preprocess_normalize(images.clamp(0, 1)))
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, input_resolution={self.input_resolution}, embed_dim={self.embed_dim}"
+
+
+def split_weight(spec: str) -> tuple[str, float]:
+    """`NAME@WEIGHT` -> (NAME, WEIGHT); a name without `@number` weighs 1."""
+    head, sep, tail = spec.rpartition("@")
+    if sep:
+        try:
+            return head, float(tail)
+        except ValueError:
+            pass
+    return spec, 1.0
+
+
+def load_perceptor(name_or_path: str, device: torch.device | str = "cpu",
+                   progress: weights.Progress | None = None) -> Perceptor:
+    """Build a frozen perceptor on `device` (see the module docstring for the accepted names)."""
+    import open_clip
+
+    spec = name_or_path.strip()
+    if spec == "tiny":
+        return build_tiny().to(device)
+    if spec.startswith(("hf-hub:", "local-dir:")):
+        return _from_open_clip(spec, None, spec).to(device)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return _from_open_clip(f"local-dir:{path}", None, spec).to(device)
+    if path.is_file():
+        return _from_file(None, path, spec).to(device)
+    arch, sep, tag = spec.partition(":")
+    arch = arch.replace("/", "-")  # OpenAI spells ViT-B/32
+    if open_clip.get_model_config(arch) is None:
+        known = ", ".join(m for m in open_clip.list_models() if m.startswith(("ViT-B", "ViT-L", "RN")))
+        raise GeneratorError(f"unknown CLIP model {arch!r} in {spec!r}; use MODEL:PRETRAINED with an open_clip model "
+                             f"(e.g. {known}, ... see open_clip.list_models()) or 'tiny'")
+    if not sep or not tag:
+        raise GeneratorError(f"say which weights CLIP {arch!r} should use: {arch}:TAG with TAG one of "
+                             f"{', '.join(_tags(arch)) or '(none known)'}, a file path, or {arch}:random")
+    if tag == "random":
+        return _from_open_clip(arch, None, spec).to(device)
+    tag_path = Path(tag).expanduser()
+    if tag_path.is_file() or os.sep in tag or tag.endswith((".pt", ".pth", ".bin", ".safetensors")):
+        if not tag_path.is_file():
+            raise GeneratorError(f"CLIP weights file {tag!r} (from {spec!r}) does not exist")
+        return _from_file(arch, tag_path, spec).to(device)
+    entry = weights.find_clip_entry(arch, tag)
+    if entry is not None:
+        file = weights.fetch(entry.name, progress=progress)
+        return _from_file(arch, file, spec).to(device)
+    if tag not in _tags(arch):
+        raise GeneratorError(f"unknown weights {tag!r} for CLIP {arch!r}; known: {', '.join(_tags(arch)) or 'none'}, "
+                             "a file path, or random")
+    return _from_open_clip(arch, tag, spec).to(device)
+
+
+def build_tiny() -> Perceptor:
+    """The tiny random perceptor; seeded, so every machine builds the same weights."""
+    import open_clip
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = open_clip.CLIP(**TINY_CONFIG)
+    tokenizer = open_clip.SimpleTokenizer(context_length=TINY_CONFIG["text_cfg"]["context_length"])
+    return Perceptor("tiny", model, tokenizer, OPENAI_MEAN, OPENAI_STD, weights.tensors_sha256(model.state_dict()))
+
+
+def _tags(arch: str) -> list[str]:
+    import open_clip
+
+    return open_clip.list_pretrained_tags_by_model(arch.removesuffix("-quickgelu"))
+
+
+def _openai_arch(arch: str, tag: str | None) -> str:
+    """OpenAI-trained weights need QuickGELU; use the `-quickgelu` config where open_clip's tag says so."""
+    import open_clip
+
+    if tag is None or arch.endswith("-quickgelu"):
+        return arch
+    cfg = open_clip.get_pretrained_cfg(arch, tag)
+    if cfg.get("quick_gelu") and open_clip.get_model_config(arch + "-quickgelu") is not None:
+        return arch + "-quickgelu"
+    return arch
+
+
+def _build_arch(arch: str) -> nn.Module:
+    """An open_clip model with random weights, built from its config without open_clip's download machinery."""
+    import open_clip
+
+    cfg = open_clip.get_model_config(arch)
+    if cfg is None:
+        raise GeneratorError(f"unknown CLIP model {arch!r}")
+    if cfg.pop("custom_text", False) or "hf_model_name" in cfg.get("text_cfg", {}):
+        return open_clip.create_model(arch, pretrained=None)  # needs transformers; let open_clip build it
+    return open_clip.CLIP(**cfg)
+
+
+def _from_open_clip(arch: str, tag: str | None, spec: str) -> Perceptor:
+    import open_clip
+
+    if tag is None and not arch.startswith(("hf-hub:", "local-dir:")):
+        model = _build_arch(arch)
+        return Perceptor(spec, model, open_clip.get_tokenizer(arch), OPENAI_MEAN, OPENAI_STD, "random")
+    if weights.is_offline() and (tag is not None or arch.startswith("hf-hub:")):
+        raise WeightsUnavailable(f"CLIP weights {spec!r} are not on this machine and downloads are off "
+                                 f"(DSTRTD_OFFLINE/HF_HUB_OFFLINE): download them and pass MODEL:PATH")
+    arch = _openai_arch(arch, tag)
+    try:
+        model = open_clip.create_model(arch, pretrained=tag, cache_dir=str(weights.cache_dir() / "open_clip"),
+                                       require_pretrained=tag is not None)
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise WeightsUnavailable(f"CLIP weights {spec!r} could not be loaded ({' '.join(str(exc).split())[:200]}); "
+                                 "download them and pass MODEL:PATH") from exc
+    pp = getattr(model.visual, "preprocess_cfg", {}) or {}
+    mean, std = tuple(pp.get("mean", OPENAI_MEAN)), tuple(pp.get("std", OPENAI_STD))
+    tokenizer = open_clip.get_tokenizer(arch)
+    return Perceptor(spec, model, tokenizer, mean, std, _sha_of_open_clip(arch, tag))
+
+
+def _sha_of_open_clip(arch: str, tag: str | None) -> str:
+    return f"open_clip:{arch}:{tag}"  # open_clip keeps its own cache; the tag pins the published file
+
+
+def _from_file(arch: str | None, path: Path, spec: str) -> Perceptor:
+    import open_clip
+    from open_clip.factory import load_checkpoint
+
+    sha = weights.sha256_file(path)
+    if weights._is_torchscript(path):
+        entry = next((e for e in weights.list_entries() if e.open_clip and e.file().sha256 == sha), None)
+        if entry is None:
+            raise UnsafeCheckpoint(f"{path} is a TorchScript archive (code, not weights) whose sha256 is not one of "
+                                   "OpenAI's published CLIP files; give a .safetensors or state-dict file instead")
+        arch = entry.open_clip["model"] if arch is None else _openai_arch(arch, entry.open_clip["pretrained"])
+        state_dict = _openai_state_dict(path)  # trusted: byte-identical to OpenAI's release
+        model = _build_arch(arch)
+        model.load_state_dict(state_dict, strict=True)
+    else:
+        if arch is None:
+            raise GeneratorError(f"say which architecture {path} holds: MODEL:{path} (e.g. ViT-B-32:{path})")
+        model = _build_arch(arch)
+        try:
+            load_checkpoint(model, str(path), strict=True, weights_only=True)
+        except RuntimeError as exc:
+            raise GeneratorError(f"{path} does not fit CLIP {arch!r}: {' '.join(str(exc).split())[:300]}") from exc
+    return Perceptor(spec, model.float(), open_clip.get_tokenizer(arch), OPENAI_MEAN, OPENAI_STD, sha)
+
+
+def _openai_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    archive = torch.jit.load(str(path), map_location="cpu")
+    state_dict = {k: v.float() for k, v in archive.state_dict().items()}
+    for key in ("input_resolution", "context_length", "vocab_size"):
+        state_dict.pop(key, None)
+    return state_dict

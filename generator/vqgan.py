@@ -1,0 +1,216 @@
+"""VQGAN as our own `nn.Module` over `taming.modules`, with upstream attribute names so real checkpoints load strictly.
+
+`taming.models.vqgan` imports its Lightning training code (broken on Lightning 2.x), so only the building blocks are
+used: `Encoder`/`Decoder` and the quantizers. A state dict of upstream `VQModel`/`GumbelVQ` minus its `loss.*` keys
+(the discriminator and LPIPS of training) loads into `VQGAN` with `strict=True`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from generator import registry
+from generator.errors import GeneratorError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DDConfig:
+    """Encoder/decoder shape, named as in upstream `ddconfig`."""
+
+    ch: int = 128
+    ch_mult: tuple[int, ...] = (1, 1, 2, 2, 4)  # len - 1 halvings: f = 2 ** (len(ch_mult) - 1)
+    num_res_blocks: int = 2
+    attn_resolutions: tuple[int, ...] = (16,)
+    dropout: float = 0.0
+    in_channels: int = 3
+    out_ch: int = 3
+    resolution: int = 256  # training resolution; only decides where attention sits, any multiple of f works
+    z_channels: int = 256
+    double_z: bool = False
+
+
+@dataclass(frozen=True)
+class VQGANConfig:
+    name: str
+    embed_dim: int
+    n_embed: int
+    ddconfig: DDConfig = field(default_factory=DDConfig)
+    quantizer: Literal["vq", "gumbel"] = "vq"
+    kl_weight: float = 5e-4  # gumbel only; kept for the upstream signature, unused when generating
+    weights: str | None = None  # name in the weights registry; None = random weights only
+    # Random builds only: codes drawn from N(0, std) instead of upstream's U(-1/n, 1/n), whose spread is so small
+    # that an untrained model's image hardly changes when z moves. None keeps upstream's init.
+    codebook_std: float | None = None
+    description: str = ""
+
+    @property
+    def factor(self) -> int:
+        """Pixels per latent cell along each side."""
+        return 2 ** (len(self.ddconfig.ch_mult) - 1)
+
+    @classmethod
+    def from_dict(cls, name: str, data: dict[str, Any]) -> VQGANConfig:
+        data = dict(data)
+        dd = dict(data.pop("ddconfig", {}))
+        for key in ("ch_mult", "attn_resolutions"):
+            if key in dd:
+                dd[key] = tuple(dd[key])
+        try:
+            return cls(name=name, ddconfig=DDConfig(**dd), **data)
+        except TypeError as exc:
+            raise GeneratorError(f"VQGAN config {name!r} is malformed: {exc}") from exc
+
+
+def list_configs() -> list[str]:
+    return registry.names("vqgan")
+
+
+def get_config(name: str) -> VQGANConfig:
+    """A registered VQGAN config by name (see `generator/registry/vqgan/`)."""
+    return VQGANConfig.from_dict(name, registry.entry("vqgan", name))
+
+
+class VQGAN(nn.Module):
+    """Encoder, quantizer and decoder of taming's VQModel/GumbelVQ (no loss, no Lightning).
+
+    Images are (B, 3, H, W) in [-1, 1]; latents are (B, embed_dim, H / f, W / f).
+    """
+
+    def __init__(self, config: VQGANConfig) -> None:
+        super().__init__()
+        from taming.modules.diffusionmodules.model import Decoder, Encoder
+        from taming.modules.vqvae.quantize import GumbelQuantize, VectorQuantizer2
+
+        self.config = config
+        dd = asdict(config.ddconfig)
+        with contextlib.redirect_stdout(io.StringIO()):  # taming's Decoder prints the latent shape
+            self.encoder = Encoder(**dd)
+            self.decoder = Decoder(**dd)
+        z_channels = config.ddconfig.z_channels
+        if config.quantizer == "vq":
+            self.quantize = VectorQuantizer2(config.n_embed, config.embed_dim, beta=0.25)
+        elif config.quantizer == "gumbel":
+            self.quantize = GumbelQuantize(z_channels, config.embed_dim, n_embed=config.n_embed,
+                                           kl_weight=config.kl_weight, temp_init=1.0)
+        else:
+            raise GeneratorError(f"VQGAN config {config.name!r}: quantizer must be 'vq' or 'gumbel', "
+                                 f"not {config.quantizer!r}")
+        self.quant_conv = nn.Conv2d(z_channels, config.embed_dim, 1)
+        self.post_quant_conv = nn.Conv2d(config.embed_dim, z_channels, 1)
+
+    @property
+    def codebook(self) -> torch.Tensor:
+        """(n_embed, embed_dim) code vectors."""
+        return self.quantize.embed.weight if self.config.quantizer == "gumbel" else self.quantize.embedding.weight
+
+    @property
+    def factor(self) -> int:
+        return self.config.factor
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Image (B, 3, H, W) in [-1, 1] -> quantized latent (B, embed_dim, H/f, W/f)."""
+        z_q, _, _ = self.quantize(self.quant_conv(self.encoder(x)))
+        return z_q
+
+    def decode(self, z_q: torch.Tensor) -> torch.Tensor:
+        """Quantized latent -> image in about [-1, 1] (not clamped)."""
+        return self.decoder(self.post_quant_conv(z_q))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+def build_vqgan(config: VQGANConfig | str, device: torch.device | str = "cpu", seed: int | None = 0) -> VQGAN:
+    """A VQGAN with random weights (`seed` fixes them, so the tiny model is the same everywhere; None = global RNG).
+
+    `device="meta"` builds the shapes only, without memory: enough to count parameters or check a state dict.
+    """
+    if isinstance(config, str):
+        config = get_config(config)
+    device = torch.device(device)
+    if device.type == "meta" or seed is None:
+        with torch.device(device):
+            return VQGAN(config).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = VQGAN(config)
+        if config.codebook_std is not None:
+            nn.init.normal_(model.codebook, std=config.codebook_std)
+    return model.eval().to(device)
+
+
+def state_dict_signature(state_dict: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in state_dict.items()}
+
+
+def infer_config(state_dict: dict[str, torch.Tensor]) -> VQGANConfig:
+    """The registered config whose parameter names and shapes equal those of `state_dict` (used for bare paths)."""
+    wanted = state_dict_signature(state_dict)
+    for name in list_configs():
+        config = get_config(name)
+        if state_dict_signature(build_vqgan(config, "meta").state_dict()) == wanted:
+            return config
+    raise GeneratorError(
+        f"the checkpoint's {len(wanted)} tensors match none of the VQGAN configs ({', '.join(list_configs())}); "
+        "name the config explicitly: --vqgan CONFIG:PATH")
+
+
+def load_vqgan(spec: str, device: torch.device | str = "cpu",
+               progress: Any = None) -> tuple[VQGAN, str, str]:
+    """Build and load a VQGAN from `spec`; returns (model in eval mode, resolved name, weights sha256).
+
+    `spec` is a registered config name (its weights come from the registry: cache, else download), `NAME:PATH`
+    (a config with a local checkpoint), or a bare checkpoint path (the config is inferred from its shapes).
+    Configs without weights (`tiny`) get seeded random weights and the sha256 of those.
+    """
+    from generator import weights
+
+    name, path = _split_spec(spec)
+    if path is None and name is not None:
+        config = get_config(name)
+        if config.weights is None:
+            model = build_vqgan(config, device)
+            return model, name, weights.tensors_sha256(model.state_dict())
+        path = weights.fetch(config.weights, progress=progress)
+    assert path is not None
+    state_dict, sha = weights.load_vqgan_state_dict(path)
+    config = get_config(name) if name is not None else infer_config(state_dict)
+    with torch.device("meta"):
+        model = VQGAN(config)
+    try:
+        model.load_state_dict(state_dict, strict=True, assign=True)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())[:400]
+        raise GeneratorError(f"checkpoint {path} does not fit VQGAN config {config.name!r}: {detail}") from exc
+    log.info("loaded VQGAN %s from %s (sha256 %s)", config.name, path, sha[:12])
+    return model.eval().to(device), config.name, sha
+
+
+def _split_spec(spec: str) -> tuple[str | None, Path | None]:
+    known = set(list_configs())
+    if spec in known:
+        return spec, None
+    head, sep, tail = spec.partition(":")
+    if sep and head in known:
+        return head, _existing(Path(tail).expanduser(), spec)
+    path = Path(spec).expanduser()
+    if path.exists():
+        return None, _existing(path, spec)
+    raise GeneratorError(f"unknown VQGAN {spec!r}: use a config name ({', '.join(sorted(known))}), "
+                         "CONFIG:PATH or a checkpoint path")
+
+
+def _existing(path: Path, spec: str) -> Path:
+    if not path.is_file():
+        raise GeneratorError(f"VQGAN checkpoint {str(path)!r} (from {spec!r}) is not a file")
+    return path
