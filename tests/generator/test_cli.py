@@ -1,0 +1,86 @@
+"""`dstrtd generate` and `dstrtd weights` end to end on the tiny preset; bad input gives one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from PIL import Image
+
+from installation.cli import main
+
+TINY = ["--preset", "tiny", "--size", "64", "64", "--cutn", "8", "--device", "cpu"]
+
+
+def test_generate_writes_the_piece_with_its_settings(tmp_path, capsys):
+    out = tmp_path / "reef"
+    code = main(["generate", "a coral reef:1", "blurry:-0.5", *TINY, "--steps", "3", "--seed", "5",
+                 "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    with Image.open(out / "image.png") as im:
+        text = im.text
+        pixels = im.tobytes()
+    assert json.loads(text["prompts"]) == ["a coral reef:1", "blurry:-0.5"]
+    assert text["seed"] == "5" and json.loads(text["size"]) == [64, 64] and text["preset"] == "tiny"
+    assert set(json.loads(text["weights_sha256"])) == {"tiny"}
+    assert (out / "loss.csv").is_file() and (out / "loss.png").is_file()
+    assert str(out) in capsys.readouterr().out
+
+    # the settings reproduce the piece, bitwise
+    again = tmp_path / "again"
+    assert main(["generate", "--config", str(out / "settings.json"), "--out", str(again)]) == 0
+    with Image.open(again / "image.png") as im:
+        assert im.tobytes() == pixels
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--vqgan", "nope"], "unknown VQGAN 'nope'"),
+    (["--perceptors", "ViT-Q-9:openai"], "unknown CLIP model 'ViT-Q-9'"),
+    (["--preset", "huge"], "unknown preset 'huge'; known:"),
+    (["--init_image", "{tmp}/missing.jpg"], "cannot read init image"),
+    (["--init-image", "{tmp}/not-an-image.jpg"], "cannot read init image"),
+    (["--size", "60", "60"], "size 60x60 is not a multiple of 8 .*use e.g. 64x64"),
+    (["--steps", "-3"], "steps must be at least 1, got -3"),
+    (["--optimizer", "adamm"], "unknown optimizer 'adamm'"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
+    (tmp_path / "not-an-image.jpg").write_text("hello")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    code = main(["generate", "a reef", *TINY, "--steps", "1", "--out", str(tmp_path / "o"), *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dstrtd generate: error: "), err
+
+    assert re.search(message, lines[0]), lines[0]
+    assert "Traceback" not in err
+
+
+def test_default_preset_without_weights_says_what_to_do(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DSTRTD_OFFLINE", "1")
+    code = main(["generate", "a reef", "--steps", "1", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "vqgan_imagenet_f16_16384.ckpt" in err and "place it at" in err and "--preset tiny" in err
+
+
+def test_weights_list_and_verify(capsys):
+    assert main(["weights", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "vqgan_imagenet_f16_16384" in out and "clip_vit_b_32_openai" in out and "MIT" in out
+    assert main(["weights", "verify", "tiny_weights_do_not_exist"]) == 2
+    assert "unknown weights" in capsys.readouterr().err
+    assert main(["weights", "verify", "clip_rn50_openai"]) == 0
+    assert "missing" in capsys.readouterr().out
+
+
+def test_weights_convert_needs_trust(tmp_path, capsys):
+    assert main(["weights", "convert", str(tmp_path / "x.ckpt")]) == 2
+    assert "--trust" in capsys.readouterr().err
+
+
+def test_presets_are_listed(capsys):
+    assert main(["generate", "--presets"]) == 0
+    out = capsys.readouterr().out
+    assert "imagenet_16384" in out and "tiny" in out
