@@ -85,6 +85,7 @@ def _plot_bytes(result: Result) -> bytes:
     """Loss against iterations, as in the artist's figures, with snapshots of the frames beneath when there are."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     steps = [row["step"] for row in result.trace]
     loss = [row["loss"] for row in result.trace]
@@ -103,6 +104,7 @@ def _plot_bytes(result: Result) -> bytes:
     w, h = meta.get("size", ("?", "?"))
     ax.set_title(f'"{prompt}"  {w}x{h}, seed {meta.get("seed")}', fontsize=10)
     ax.set_xlabel("iteration")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("loss (spherical distance)")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)

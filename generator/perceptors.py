@@ -214,7 +214,7 @@ def _from_file(arch: str | None, path: Path, spec: str) -> Perceptor:
     from open_clip.factory import load_checkpoint
 
     sha = weights.sha256_file(path)
-    if weights._is_torchscript(path):
+    if weights.is_torchscript(path):
         entry = next((e for e in weights.list_entries() if e.open_clip and e.file().sha256 == sha), None)
         if entry is None:
             raise UnsafeCheckpoint(f"{path} is a TorchScript archive (code, not weights) whose sha256 is not one of "

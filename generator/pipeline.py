@@ -122,19 +122,26 @@ def load_models(config: GenerateConfig, progress: Callable[[int, int | None, str
     cfg = config.resolved()
     device = resolve_device(cfg.device)
     vqgan, _, sha = load_vqgan(cfg.vqgan, device, progress=progress)
-    vqgan.requires_grad_(False)
     perceptors: dict[str, Perceptor] = {}
     for spec in cfg.perceptors:
         name, _ = split_weight(spec)
         if name not in perceptors:
             perceptors[name] = load_perceptor(name, device, progress=progress)
+    return assemble_models(vqgan, cfg.vqgan, sha, perceptors, device, compile=cfg.compile)
+
+
+def assemble_models(vqgan: VQGAN, vqgan_spec: str, vqgan_sha256: str, perceptors: dict[str, Perceptor],
+                    device: torch.device, compile: bool = False) -> Models:
+    """`Models` from modules already on `device` (benchmarks build random ones): frozen, NHWC on CUDA, compiled
+    if asked."""
+    vqgan.eval().requires_grad_(False)
     if device.type == "cuda":
         vqgan.to(memory_format=torch.channels_last)  # why: cuDNN's fast conv kernels want NHWC
-    if cfg.compile:
+    if compile:
         vqgan.decoder = torch.compile(vqgan.decoder)
         for p in perceptors.values():
             p.model.visual = torch.compile(p.model.visual)
-    return Models(vqgan, cfg.vqgan, sha, perceptors, device)
+    return Models(vqgan, vqgan_spec, vqgan_sha256, perceptors, device)
 
 
 # --- the loop -----------------------------------------------------------------------------------------------------
@@ -343,7 +350,7 @@ def run(config: GenerateConfig, models: Models | None = None,
         "final_loss": final.loss,
         "frame_steps": frame_steps,
         "device": str(models.device),
-        "precision": str(dtype).removeprefix("torch.") if dtype else "fp32",
+        "precision": {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32"),
         "versions": versions(),
         "seconds": round(time.perf_counter() - start, 3),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -9,6 +9,7 @@ Library code draws no progress bars: pass `progress(done_bytes, total_bytes_or_N
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -123,14 +124,17 @@ def fetch(name_or_path: str | os.PathLike[str], role: str = "checkpoint", progre
         raise WeightsUnavailable(f"weights {name!r} ({wf.filename}{size}) are not on this machine and downloads are "
                                  f"off (DSTRTD_OFFLINE/HF_HUB_OFFLINE): {place}")
     errors = []
-    for url in wf.urls:
-        try:
-            return download(url, dest, sha256=wf.sha256, progress=progress)
-        except WeightsUnavailable:
-            raise
-        except (OSError, urllib.error.URLError) as exc:
-            errors.append(f"{url}: {exc}")
-            log.warning("download of %s from %s failed: %s", wf.filename, url, exc)
+    with _file_lock(dest):  # several studio workers may ask for the same file at once
+        if dest.is_file():
+            return dest
+        for url in wf.urls:
+            try:
+                return download(url, dest, sha256=wf.sha256, progress=progress)
+            except WeightsUnavailable:
+                raise
+            except (OSError, urllib.error.URLError) as exc:
+                errors.append(f"{url}: {exc}")
+                log.warning("download of %s from %s failed: %s", wf.filename, url, exc)
     raise WeightsUnavailable(f"weights {name!r} ({wf.filename}{size}) could not be downloaded "
                              f"({'; '.join(errors) or 'no URL known'}): {place}")
 
@@ -260,7 +264,8 @@ def _safe_globals() -> list[Any]:
     return allowed
 
 
-def _is_torchscript(path: Path) -> bool:
+def is_torchscript(path: Path) -> bool:
+    """True for a TorchScript archive (code and weights; OpenAI's CLIP `.pt` files are such)."""
     try:
         with zipfile.ZipFile(path) as zf:
             return any(n.endswith("constants.pkl") for n in zf.namelist())
@@ -270,12 +275,12 @@ def _is_torchscript(path: Path) -> bool:
 
 def safe_torch_load(path: Path) -> Any:
     """`torch.load(weights_only=True)` plus an allow-list for Lightning checkpoints; anything else is refused."""
-    if _is_torchscript(path):
+    if is_torchscript(path):
         raise UnsafeCheckpoint(f"{path} is a TorchScript archive, which is code, not weights; give a state dict, "
                                ".ckpt or .safetensors file")
     try:
         with torch.serialization.safe_globals(_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError or others depending on the opcode
         if "weights_only" not in str(exc) and "Unsupported" not in str(exc):
             raise GeneratorError(f"cannot read checkpoint {path}: {type(exc).__name__}: "
@@ -288,10 +293,6 @@ def safe_torch_load(path: Path) -> Any:
         raise UnsafeCheckpoint(
             f"{path} holds Python objects ({what}) that are not unpickled from files we cannot vouch for; if you "
             f"trust the file, convert it once: dstrtd weights convert {path} --trust") from exc
-
-
-def _is_zip(path: Path) -> bool:
-    return zipfile.is_zipfile(path)
 
 
 def extract_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
@@ -350,6 +351,23 @@ def convert_trusted(path: str | os.PathLike[str]) -> Path:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _file_lock(dest: Path) -> Iterator[None]:
+    """An exclusive lock on `dest.lock` (POSIX; elsewhere no lock) held while `dest` is downloaded."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    with open(dest.with_name(dest.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
 
 def _hash_file(path: Path) -> str:
     h = hashlib.sha256()

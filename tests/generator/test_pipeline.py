@@ -99,3 +99,11 @@ def test_run_collects_trace_frames_and_metadata(tiny_models):
     assert set(meta["weights_sha256"]) == {"tiny"} and len(meta["weights_sha256"]["tiny"]) == 64
     assert meta["device"] == "cpu" and meta["precision"] == "fp32" and meta["steps_done"] == 4
     assert meta["versions"]["torch"].split("+")[0] == torch.__version__.split("+")[0]
+
+
+def test_weighted_ensemble_of_perceptors(tiny_models):
+    config = tiny_config(perceptors=("tiny", "tiny@0.5"), steps=2)
+    steps = list(generate(config, tiny_models))  # one model, two weighted heads with their own cutouts
+    assert set(steps[0].losses) == {"text0"} and steps[-1].image is not None
+    with pytest.raises(GeneratorError, match="lack perceptor"):
+        list(generate(tiny_config(perceptors=("ViT-B-32:random",)), tiny_models))

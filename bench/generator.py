@@ -1,0 +1,158 @@
+"""Generator speed: seconds per VQGAN+CLIP step and peak memory, over image sizes and cutout counts.
+
+    python bench/generator.py                                  # full grid: sizes 128 256 512, cutn 8 32, + tiny
+    python bench/generator.py --sizes 128 256 --cutn 8 --steps 3 --threads 1
+    python bench/generator.py --device cuda --compile           # on a GPU (autocast bf16/fp16 by default)
+
+The real architectures with random weights (VQGAN f16 16384 + CLIP ViT-B/32 by default): random weights time
+exactly like pretrained ones, so nothing is downloaded. Each row runs `generator.pipeline.generate` for warm-up
+steps, then times `--steps` more; peak memory is the process RSS on CPU (sampled every 10 ms) and
+`torch.cuda.max_memory_allocated` on CUDA. Prints a table and writes bench/results/generator-<device>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+class PeakRSS:
+    """Peak resident memory of this process while the block runs (Linux /proc; else ru_maxrss, a lifetime peak)."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+
+    @staticmethod
+    def current() -> int:
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            import resource
+
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.current())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakRSS:
+        self.peak = self.current()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.current())
+
+
+def measure(config: Any, models: Any, warmup: int, steps: int) -> dict[str, float]:
+    from generator.pipeline import generate
+
+    cuda = models.device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats(models.device)
+    times: list[float] = []
+    with PeakRSS() as rss:
+        t0 = time.perf_counter()
+        for step in generate(config, models):  # each step reads its loss back, so the GPU is synchronised
+            t1 = time.perf_counter()
+            if step.index >= warmup:
+                times.append(t1 - t0)
+            t0 = t1
+    peak = torch.cuda.max_memory_allocated(models.device) if cuda else rss.peak
+    return {"s_per_step": statistics.median(times), "s_per_step_min": min(times), "timed_steps": len(times),
+            "peak_mb": round(peak / 2**20, 1), "memory": "cuda max_memory_allocated" if cuda else "process RSS"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512], help="square image sides (px)")
+    parser.add_argument("--cutn", type=int, nargs="+", default=[8, 32], help="cutouts per step")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per row (median reported)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (more with --compile)")
+    parser.add_argument("--vqgan", default="vqgan_imagenet_f16_16384", help="VQGAN config (random weights)")
+    parser.add_argument("--perceptor", default="ViT-B-32", help="open_clip architecture (random weights)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--precision", default="auto", help="auto (bf16/fp16 autocast on CUDA), fp32, fp16, bf16")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the decoder and the image tower")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--no-tiny", action="store_true", help="skip the tiny preset row")
+    parser.add_argument("--json", type=Path, default=None, help="output (default bench/results/generator-<dev>.json)")
+    args = parser.parse_args(argv)
+
+    from generator.config import GenerateConfig
+    from generator.files import write_atomic
+    from generator.perceptors import load_perceptor
+    from generator.pipeline import assemble_models, load_models, resolve_device, versions
+    from generator.vqgan import build_vqgan, get_config
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    perceptor_spec = f"{args.perceptor}:random"
+    t0 = time.perf_counter()
+    real = assemble_models(build_vqgan(args.vqgan, device), args.vqgan, "random",
+                           {perceptor_spec: load_perceptor(perceptor_spec, device)}, device, compile=args.compile)
+    build_s = time.perf_counter() - t0
+    factor = get_config(args.vqgan).factor
+    common = {"prompts": ("a coral reef:1",), "steps": args.warmup + args.steps, "device": str(device),
+              "precision": args.precision, "compile": args.compile}
+    rows: list[dict[str, Any]] = []
+    print(f"device {device}, torch threads {torch.get_num_threads()}, {args.vqgan} + {args.perceptor} "
+          f"(random weights, built in {build_s:.1f} s)", flush=True)
+    header = f"{'model':34} {'size':>9} {'cutn':>5} {'s/step':>8} {'it/s':>7} {'peak MB':>9}"
+    print(header, flush=True)
+    print("-" * len(header), flush=True)
+    grid: list[tuple[str, Any, GenerateConfig]] = []
+    for size in args.sizes:
+        if size % factor:
+            print(f"skipping size {size}: not a multiple of {factor}", file=sys.stderr)
+            continue
+        for cutn in args.cutn:
+            config = GenerateConfig(**common, vqgan=args.vqgan, perceptors=(perceptor_spec,),
+                                    size=(size, size), cutn=cutn)
+            grid.append((f"{args.vqgan} + {args.perceptor}", real, config))
+    if not args.no_tiny:
+        tiny_config = GenerateConfig(**common, preset="tiny", size=(64, 64))
+        grid.append(("tiny preset", load_models(tiny_config), tiny_config))
+    for label, models, config in grid:
+        result = measure(config, models, args.warmup, args.steps)
+        row = {"model": label, "size": list(config.size), "cutn": config.cutn, **result}
+        rows.append(row)
+        w, h = config.size
+        print(f"{label:34} {f'{w}x{h}':>9} {config.cutn:>5} {result['s_per_step']:>8.3f} "
+              f"{1 / result['s_per_step']:>7.2f} {result['peak_mb']:>9.0f}", flush=True)
+
+    machine = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+               "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        machine["gpu"] = torch.cuda.get_device_name(device)
+    out = args.json or ROOT / "bench" / "results" / f"generator-{device.type}.json"
+    report = {"bench": "generator", "device": str(device), "precision": args.precision, "compile": args.compile,
+              "warmup": args.warmup, "machine": machine, "versions": versions(), "rows": rows,
+              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    write_atomic(out, (json.dumps(report, indent=2) + "\n").encode())
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""Curating a studio's pieces: score (aesthetic), align, embed, cluster, deduplicate, decide and record.
+
+`Curator` ties the curators to the catalog. Scores are computed in batches and stored with `Catalog.add_score`
+(curator "aesthetic" and "alignment", with the model and version); image embeddings are cached under
+`<studio>/cache/embeddings/<encoder>/`. Clustering, selection and the decisions run under a file lock, so two
+workers on one machine never accept two near-duplicates of each other at the same moment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from curation.aligner import Aligner, parse_prompts
+from curation.catalog import Catalog, Piece, Theme
+from curation.clusters import auto_k, fuse, kmeans
+from curation.embeddings import EmbeddingCache, encoder_key, load_encoder, load_images, resolve_device
+from curation.selection import Candidate, SelectionPolicy, Verdict, select
+
+log = logging.getLogger(__name__)
+
+AESTHETIC = "aesthetic"
+ALIGNMENT = "alignment"
+CLUSTER_RUN = "fused"
+SCORE_RESOLUTION = 224  # why: the input size of the ViT-B/32 and ViT-L/14 towers; smaller towers resize down
+
+ScoreFn = Callable[[Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class CurationRow:
+    piece_id: int
+    slug: str
+    theme: str | None
+    aesthetic: float | None
+    alignment: float | None
+    cluster: int | None
+    decision: str
+    reasons: tuple[str, ...]
+
+
+def _module_device(module: Any) -> torch.device:
+    try:
+        return next(iter(module.parameters())).device
+    except (AttributeError, StopIteration, TypeError):
+        return torch.device("cpu")
+
+
+def scorer_version(scorer: Any) -> str:
+    name, version = getattr(scorer, "name", type(scorer).__name__), getattr(scorer, "version", "")
+    return f"{name}@{version}" if version else str(name)
+
+
+def load_scorer(spec: str = "tiny", device: str = "cpu") -> Any:
+    """`curation.aesthetic.load_scorer`, imported when first needed."""
+    from curation.aesthetic import load_scorer as _load
+
+    return _load(spec, device=resolve_device(device))
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock (POSIX flock) held for the block; released if the process dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+class Curator:
+    """Scores and decides on a catalog's pieces. `scorer` is an `AestheticScorer` (anything with `score(images)`)."""
+
+    def __init__(self, catalog: Catalog, *, scorer: Any, aligner: Aligner, policy: SelectionPolicy | None = None,
+                 batch_size: int = 16, cache: EmbeddingCache | None = None) -> None:
+        self.catalog = catalog
+        self.scorer = scorer
+        self.aligner = aligner
+        self.policy = policy or SelectionPolicy()
+        self.batch_size = int(batch_size)
+        self.cache = cache or EmbeddingCache(catalog.root / "cache" / "embeddings" / encoder_key(aligner.encoder))
+        self._lock_path = catalog.root / "cache" / "curate.lock"
+
+    @classmethod
+    def load(cls, catalog: Catalog, *, scorer: str = "tiny", encoder: str = "tiny",
+             policy: SelectionPolicy | None = None, device: str = "cpu", batch_size: int = 16) -> Curator:
+        return cls(catalog, scorer=load_scorer(scorer, device), aligner=Aligner(load_encoder(encoder, device)),
+                   policy=policy, batch_size=batch_size)
+
+    @property
+    def scorer_version(self) -> str:
+        return scorer_version(self.scorer)
+
+    # -- scoring ----------------------------------------------------------------------------------------------------
+
+    def _theme_prompts(self) -> dict[str, tuple[str, ...]]:
+        return {t.name: t.prompts for t in self.catalog.list_themes()}
+
+    def _needs_scores(self, piece: Piece) -> bool:
+        latest: dict[str, str] = {}
+        for s in self.catalog.scores(piece.id):
+            latest[s.curator] = s.version
+        return latest.get(AESTHETIC) != self.scorer_version or latest.get(ALIGNMENT) != self.aligner.version
+
+    def _resolution(self) -> int:
+        size = getattr(self.scorer, "image_size", None)
+        return max(SCORE_RESOLUTION if size is None else int(size), int(self.aligner.encoder.input_resolution))
+
+    def score(self, pieces: Sequence[Piece], *, rescore: bool = False) -> int:
+        """Score pieces lacking scores from the current scorer and encoder (or all with `rescore`); returns how many.
+
+        Each batch is loaded once and goes through the aesthetic scorer and the encoder; its image embeddings are
+        cached for clustering and deduplication.
+        """
+        todo = [p for p in pieces if rescore or self._needs_scores(p)]
+        themes = self._theme_prompts()
+        resolution = self._resolution()
+        device = _module_device(self.scorer)
+        for start in range(0, len(todo), self.batch_size):
+            batch = todo[start:start + self.batch_size]
+            images = load_images([self.catalog.abspath(p.file) for p in batch], resolution)
+            with torch.inference_mode():
+                aesthetic = self.scorer.score(images.to(device)).float().cpu()
+            feats = self.aligner.encoder.encode_images(images)
+            for p, f in zip(batch, feats, strict=True):
+                self.cache.put(p.sha256, f)
+            alignments = self.aligner.align_features(
+                feats, [p.prompt for p in batch], [themes.get(p.theme, ()) if p.theme else () for p in batch])
+            for p, a_value, al in zip(batch, aesthetic.tolist(), alignments, strict=True):
+                self.catalog.add_score(p.id, AESTHETIC, a_value, version=self.scorer_version,
+                                       details={"scorer": self.scorer_version})
+                if al.value is not None:
+                    self.catalog.add_score(p.id, ALIGNMENT, al.value, version=self.aligner.version,
+                                           details=al.details)
+            log.debug("scored %d/%d pieces", min(start + len(batch), len(todo)), len(todo))
+        return len(todo)
+
+    def image_embeddings(self, pieces: Sequence[Piece]) -> Tensor:
+        """(N, D) image embeddings from the cache, computing (in batches) those missing."""
+        found: dict[int, Tensor] = {}
+        missing = []
+        for p in pieces:
+            emb = self.cache.get(p.sha256)
+            if emb is None:
+                missing.append(p)
+            else:
+                found[p.id] = emb
+        for start in range(0, len(missing), self.batch_size):
+            batch = missing[start:start + self.batch_size]
+            images = load_images([self.catalog.abspath(p.file) for p in batch], self.aligner.encoder.input_resolution)
+            for p, f in zip(batch, self.aligner.encoder.encode_images(images), strict=True):
+                self.cache.put(p.sha256, f)
+                found[p.id] = f
+        if not pieces:
+            return torch.zeros(0, 0)
+        return torch.stack([found[p.id] for p in pieces])
+
+    def text_embeddings(self, pieces: Sequence[Piece], themes: dict[str, Theme] | None = None) -> Tensor:
+        """(N, D) prompt embeddings: the piece's own prompt, else its theme's prompts, else zeros."""
+        themes = themes if themes is not None else {t.name: t for t in self.catalog.list_themes()}
+        rows: list[Tensor | None] = []
+        for p in pieces:
+            emb = self.aligner.prompt_features(p.prompt) if parse_prompts(p.prompt) else None
+            if emb is None and p.theme and p.theme in themes:
+                emb = self.aligner.prompt_features(themes[p.theme].prompts)
+            rows.append(emb)
+        dim = next((r.shape[0] for r in rows if r is not None), 0)
+        if dim == 0:
+            dim = int(self.aligner.text_features(["a picture"]).shape[1])
+        return torch.stack([r if r is not None else torch.zeros(dim) for r in rows]) if rows else torch.zeros(0, dim)
+
+    # -- clustering and decisions -----------------------------------------------------------------------------------
+
+    def cluster(self, pieces: Sequence[Piece]) -> dict[int, int]:
+        """k-means over fused image ⊕ prompt embeddings of `pieces`; stores and returns piece id -> label."""
+        if not pieces:
+            return {}
+        fused = fuse(self.image_embeddings(pieces), self.text_embeddings(pieces), self.policy.cluster_weights)
+        k = self.policy.n_clusters or auto_k(len(pieces), self.policy.max_clusters)
+        result = kmeans(fused, min(k, len(pieces)), seed=self.policy.seed)
+        labels = {p.id: int(lab) for p, lab in zip(pieces, result.labels.tolist(), strict=True)}
+        distances = {p.id: float(d) for p, d in zip(pieces, result.distances.tolist(), strict=True)}
+        self.catalog.set_clusters(CLUSTER_RUN, labels, distances)
+        return labels
+
+    def curate(self, pieces: Sequence[Piece] | None = None, *, rescore: bool = False) -> list[CurationRow]:
+        """Score, cluster and decide on those of `pieces` still 'generated' (default: all such); records every decision
+        with its reasons and returns one row per piece decided (featuring changes to public pieces included)."""
+        candidates_p = list(pieces) if pieces is not None else self.catalog.list_pieces("generated")
+        self.score(candidates_p, rescore=rescore)
+        with file_lock(self._lock_path):
+            ids = {p.id for p in candidates_p}
+            # another worker may have decided some meanwhile: only those still waiting are candidates
+            candidates_p = [p for p in (self.catalog.get_piece(i) for i in sorted(ids))
+                            if p is not None and p.status == "generated"]
+            public_p = [p for p in self.catalog.list_pieces(("accepted", "featured")) if p.id not in ids]
+            everyone = public_p + candidates_p
+            labels = self.cluster(everyone)
+            embs = self.image_embeddings(everyone)
+            emb_of = {p.id: e for p, e in zip(everyone, embs, strict=True)} if everyone else {}
+
+            def candidate(p: Piece) -> Candidate:
+                return Candidate(piece_id=p.id, slug=p.slug, theme=p.theme, aesthetic=p.scores.get(AESTHETIC),
+                                 alignment=p.scores.get(ALIGNMENT), cluster=labels.get(p.id),
+                                 embedding=emb_of.get(p.id), status=p.status)
+
+            verdicts = select([candidate(p) for p in candidates_p], [candidate(p) for p in public_p], self.policy)
+            self._record(verdicts)
+        by_id = {p.id: p for p in everyone}
+        rows = []
+        for v in verdicts:
+            p = by_id[v.piece_id]
+            rows.append(CurationRow(p.id, p.slug, p.theme, p.scores.get(AESTHETIC), p.scores.get(ALIGNMENT),
+                                    labels.get(p.id), v.decision, v.reasons))
+        return rows
+
+    def _record(self, verdicts: Sequence[Verdict]) -> None:
+        for v in verdicts:
+            self.catalog.decide(v.piece_id, v.decision, v.reasons)
+            log.info("%s %s: %s", v.slug, v.decision, "; ".join(v.reasons))

@@ -1,0 +1,132 @@
+"""`dstrtd catalog list|show|jobs|check`: read a studio's catalog (no torch)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+from installation.commands._common import add_studio_argument
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = sub.add_parser("list", help="list pieces")
+    add_studio_argument(p)
+    p.add_argument("--status", action="append", default=None,
+                   help="generated, accepted, rejected or featured (repeat for several)")
+    p.add_argument("--theme", default=None)
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--json", action="store_true", help="one JSON array instead of a table")
+    p = sub.add_parser("show", help="everything about one piece: settings, scores, decisions, files")
+    add_studio_argument(p)
+    p.add_argument("slug")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("jobs", help="list the studio's jobs")
+    add_studio_argument(p)
+    p.add_argument("--status", default=None, help="queued, running, done or failed")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("check", help="check the catalog against the files on disk")
+    add_studio_argument(p)
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    """Plain-text columns, the last one left unpadded."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for r in [header, *rows]:
+        cells = [str(c).ljust(w) for c, w in zip(r[:-1], widths[:-1], strict=True)] + [str(r[-1])]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def piece_dict(cat: Any, piece: Any) -> dict[str, Any]:
+    return {
+        "id": piece.id, "slug": piece.slug, "status": piece.status, "theme": piece.theme, "title": piece.title,
+        "prompt": piece.prompt, "seed": piece.seed, "size": [piece.width, piece.height], "file": piece.file,
+        "sha256": piece.sha256, "created": piece.created, "updated": piece.updated, "job_id": piece.job_id,
+        "scores": piece.scores,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from curation.studio import open_studio
+    from installation.cli import CommandError
+
+    studio = open_studio(args.studio)
+    with studio.catalog() as cat:
+        if args.action == "list":
+            pieces = cat.list_pieces(args.status, theme=args.theme, limit=args.limit)
+            clusters = cat.clusters()
+            if args.json:
+                print(json.dumps([piece_dict(cat, p) | {"cluster": clusters.get(p.id)} for p in pieces], indent=2))
+                return 0
+            rows = [[p.slug, p.status, p.theme or "-", _fmt(p.scores.get("aesthetic"), 2),
+                     _fmt(p.scores.get("alignment"), 3), str(clusters.get(p.id, "-")), p.created] for p in pieces]
+            print(table(rows, ["slug", "status", "theme", "aesthetic", "alignment", "cluster", "created"]))
+            print(f"{len(pieces)} piece(s) in {studio.root}")
+            return 0
+        if args.action == "show":
+            piece = cat.get_piece_by_slug(args.slug)
+            if piece is None:
+                raise CommandError(f"no piece {args.slug!r} in {studio.root}; see `dstrtd catalog list`")
+            folder = cat.root / piece.folder
+            info = piece_dict(cat, piece) | {
+                "folder": str(folder),
+                "files": sorted(os.listdir(folder)) if folder.is_dir() else [],
+                "cluster": cat.clusters().get(piece.id),
+                "settings": piece.settings,
+                "score_history": [{"curator": s.curator, "version": s.version, "value": s.value,
+                                   "details": s.details, "created": s.created} for s in cat.scores(piece.id)],
+                "decisions": [{"decision": d.decision, "reasons": list(d.reasons), "created": d.created}
+                              for d in cat.decisions(piece.id)],
+                "exports": cat.exports(piece.id),
+            }
+            if args.json:
+                print(json.dumps(info, indent=2, default=str))
+                return 0
+            _print_piece(info)
+            return 0
+        if args.action == "jobs":
+            jobs = cat.list_jobs(args.status)
+            if args.json:
+                print(json.dumps([j.__dict__ for j in jobs], indent=2, default=str))
+                return 0
+            rows = [[str(j.id), j.status, str(j.attempts), j.theme or "-", j.worker or "-",
+                     j.prompt if len(j.prompt) <= 48 else j.prompt[:45] + "...", j.error] for j in jobs]
+            print(table(rows, ["id", "status", "attempts", "theme", "worker", "prompt", "error"]))
+            return 0
+        problems = cat.check()
+        for p in problems:
+            print(p)
+        print(f"{len(problems)} problem(s) in {studio.catalog_path}")
+        return 1 if problems else 0
+
+
+def _print_piece(info: dict[str, Any]) -> None:
+    print(f"{info['slug']}  [{info['status']}]  theme {info['theme'] or '-'}  cluster {info['cluster']}")
+    print(f"  prompt   {info['prompt']}")
+    print(f"  seed     {info['seed']}   size {info['size'][0]}x{info['size'][1]}   job {info['job_id']}")
+    print(f"  folder   {info['folder']}")
+    print(f"  files    {', '.join(info['files'])}")
+    print(f"  sha256   {info['sha256']}")
+    print("  scores")
+    for s in info["score_history"]:
+        print(f"    {s['curator']:<10} {s['value']:.4f}  ({s['version']}, {s['created']})")
+    print("  decisions")
+    for d in info["decisions"]:
+        print(f"    {d['created']}  {d['decision']}")
+        for r in d["reasons"]:
+            print(f"      - {r}")
+    if info["exports"]:
+        print("  exports")
+        for e in info["exports"]:
+            print(f"    {e['kind']:<10} {e['path']} {e['external_id']}")
+    print("  settings")
+    for line in json.dumps(info["settings"], indent=2, sort_keys=True, default=str).splitlines():
+        print(f"    {line}")

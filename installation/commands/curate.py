@@ -1,0 +1,123 @@
+"""`dstrtd curate`: score, align, cluster and decide on new pieces, or on a folder of images imported as pieces."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from installation.commands._common import add_studio_argument
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_studio_argument(parser)
+    parser.add_argument("--images", default=None, metavar="FOLDER",
+                        help="import the images of FOLDER as pieces first, then curate them")
+    parser.add_argument("--theme", default=None, help="theme of the imported images")
+    parser.add_argument("--prompt", default=None,
+                        help="prompt of the imported images (default: words of each file name)")
+    parser.add_argument("--scorer", default="tiny", help="aesthetic scorer: tiny, laion-vit-b-32, ... or a path")
+    parser.add_argument("--encoder", default="tiny",
+                        help="aligner encoder: tiny, an open_clip MODEL:PRETRAINED, or a checkpoint path")
+    parser.add_argument("--policy", default=None, help="selection policy JSON (default: STUDIO/selection.json)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--batch-size", dest="batch_size", type=int, default=16)
+    parser.add_argument("--rescore", action="store_true", help="score again even where scores exist")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+
+
+def prompt_from_filename(path: Path) -> str:
+    """'good__13623_Abyss_swallowed_the_moon_6.png' -> 'Abyss swallowed the moon'."""
+    stem = path.stem.split("__", 1)[-1]
+    words = [w for w in re.split(r"[_\-\s.]+", stem) if w]
+    while words and words[0].isdigit():
+        words.pop(0)
+    while words and words[-1].isdigit():
+        words.pop()
+    return " ".join(words)
+
+
+def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | None) -> tuple[list[Any], int]:
+    """Import every image of `folder` as a 'generated' piece (PNG); returns (pieces of the folder, how many new).
+    An image already in the catalog (same PNG bytes) is not imported twice."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    from curation.catalog import CatalogError
+
+    if not folder.is_dir():
+        raise CatalogError(f"--images {folder}: not a folder")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not paths:
+        raise CatalogError(f"--images {folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    import hashlib
+
+    by_sha = {p.sha256: p for p in cat.list_pieces()}
+    pieces, new = [], 0
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                im.load()
+                rgb = im.convert("RGBA" if im.mode in ("RGBA", "LA", "P") else "RGB")
+        except (UnidentifiedImageError, OSError) as exc:
+            print(f"skipped {path.name}: not a readable image ({exc})")
+            continue
+        buf = io.BytesIO()
+        rgb.save(buf, format="PNG")
+        data = buf.getvalue()
+        sha = hashlib.sha256(data).hexdigest()
+        if sha in by_sha:
+            pieces.append(by_sha[sha])
+            continue
+        text = prompt if prompt is not None else prompt_from_filename(path)
+        piece = cat.add_piece({"image.png": data}, prompt=text, theme=theme, title=text[:60] if text else "",
+                              settings={"imported_from": str(path.resolve())})
+        by_sha[sha] = piece
+        pieces.append(piece)
+        new += 1
+    return pieces, new
+
+
+def format_rows(rows: list[Any]) -> str:
+    from installation.commands.catalog import table
+
+    body = [[r.slug, "-" if r.aesthetic is None else f"{r.aesthetic:.2f}",
+             "-" if r.alignment is None else f"{r.alignment:.3f}", "-" if r.cluster is None else str(r.cluster),
+             r.decision, "; ".join(r.reasons)] for r in rows]
+    return table(body, ["slug", "aesthetic", "alignment", "cluster", "decision", "reasons"])
+
+
+def run(args: argparse.Namespace) -> int:
+    from curation.curator import Curator
+    from curation.selection import load_policy
+    from curation.studio import open_studio
+
+    studio = open_studio(args.studio)
+    policy = load_policy(args.policy, studio.root)
+    with studio.catalog() as cat:
+        if args.images:
+            folder_pieces, new = import_images(cat, Path(args.images), theme=args.theme, prompt=args.prompt)
+            print(f"imported {new} new image(s) from {args.images} ({len(folder_pieces) - new} already in the catalog)")
+            pieces = [p for p in (cat.get_piece(fp.id) for fp in folder_pieces) if p and p.status == "generated"]
+        else:
+            pieces = cat.list_pieces("generated")
+        if not pieces:
+            print("nothing to curate: no piece is waiting (status 'generated')")
+            return 0
+        curator = Curator.load(cat, scorer=args.scorer, encoder=args.encoder, policy=policy, device=args.device,
+                               batch_size=args.batch_size)
+        rows = curator.curate(pieces, rescore=args.rescore)
+    if args.json:
+        print(json.dumps([r.__dict__ | {"reasons": list(r.reasons)} for r in rows], indent=2))
+        return 0
+    print(format_rows(rows))
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.decision] = counts.get(r.decision, 0) + 1
+    print(", ".join(f"{n} {d}" for d, n in sorted(counts.items())) + f"  (policy: {json.dumps(policy.to_dict())})")
+    return 0

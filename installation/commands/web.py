@@ -1,0 +1,50 @@
+"""`dstrtd web`: serve the public pages behind the QR codes, the JSON API and the token-guarded control endpoints."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from installation.commands._common import add_studio_argument
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_studio_argument(parser)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: 127.0.0.1; 0.0.0.0 listens on every interface)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    parser.add_argument("--base-url", default=None,
+                        help="the address visitors use, as the QR codes encode it (<base-url>/p/<slug>); used in "
+                             "share links (default: $DSTRTD_BASE_URL, else http://localhost:8000)")
+    parser.add_argument("--token", default=None,
+                        help="token for the control endpoints (default: $DSTRTD_WEB_TOKEN; without one they are "
+                             "disabled). Prefer the variable: other users of the machine can read a command line")
+
+
+def settings_from_args(args: argparse.Namespace):  # -> WebSettings, imported lazily
+    from curation.studio import base_url, open_studio
+    from installation.web.settings import WebSettings, token_from_env
+
+    studio = open_studio(args.studio)
+    return WebSettings(studio=studio.root, base_url=base_url(args.base_url), token=token_from_env(args.token))
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from installation.web import create_app
+    from installation.web.settings import WebSettingsError
+
+    if not 0 < args.port < 65536:
+        raise WebSettingsError(f"--port must be between 1 and 65535, not {args.port}")
+    settings = settings_from_args(args)
+    if settings.token is not None and len(settings.token) < 16:
+        log.warning("the control token is short (%d characters); anyone who guesses it can steer the installation",
+                    len(settings.token))
+    log.info("public pages of %s at http://%s:%d (visitors: %s/p/<slug>)", settings.studio, args.host, args.port,
+             settings.base_url)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", server_header=False,
+                log_config=None)
+    return 0

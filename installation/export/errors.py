@@ -1,0 +1,17 @@
+"""Errors of the export part: each message says what was wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class ExportError(Exception):
+    """A problem the user can fix (bad size, missing file, caption too long); the CLI prints it on one line."""
+
+    exit_code = 2
+
+
+class CaptionError(ExportError):
+    """A social post caption that breaks Instagram's limits; the message names the theme."""
+
+
+class EngagementError(ExportError):
+    """Reading engagement back failed; what was read before the failure is already stored."""

@@ -1,0 +1,154 @@
+"""How a piece is told to the public: titles, prompts, the facts of how it was made. Plain data, no HTML, no web."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from curation.catalog import Piece, Theme
+
+SERIES_LINE = "Is your perception DSTRTD (distorted)?"
+AI_LINE = "This image was created by Artificial Intelligence."
+SERIES_TEXT = ("This image is part of DSTRTD, a series of computer-generated snapshots of nature meant to question "
+               "how our generations' perception of the natural world is shaped by our dependence on digital media.")
+
+ABOUT_TEXT = ("DSTRTD is a series of computer-generated snapshots of nature meant to question how our generations' "
+              "perception of the natural world is shaped by our dependence on digital media. Each piece is motivated "
+              "by a different consequence of climate change.")
+
+_ABSOLUTE_PATH = re.compile(r"^(?:/|~|[A-Za-z]:[\\/]|\\\\)")
+_MAX_TEXT = 400  # why: settings are ours, but a runaway value must not turn a phone page into a wall of text
+
+
+def short_text(text: str, limit: int) -> str:
+    """`text` cut at a word boundary to at most `limit` characters, with an ellipsis when cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
+
+
+def public_name(value: str) -> str:
+    """A model or file name as the public may see it: an absolute local path becomes its last component."""
+    if _ABSOLUTE_PATH.match(value):
+        return re.split(r"[\\/]", value.rstrip("\\/"))[-1] or value
+    return value
+
+
+def public_settings(value: Any, depth: int = 0) -> Any:
+    """The settings with local paths reduced to file names (they say nothing to a visitor and much to an intruder)."""
+    if depth > 6:
+        return None
+    if isinstance(value, str):
+        return public_name(value)
+    if isinstance(value, Mapping):
+        return {str(k): public_settings(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [public_settings(v, depth + 1) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN
+    return value
+
+
+def plain(value: Any) -> str:
+    """A setting's value as one short line of text (lists joined, paths reduced, numbers compact)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(v) for v in value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {plain(v)}" for k, v in value.items())
+    return short_text(public_name(str(value)), _MAX_TEXT)
+
+
+def piece_title(piece: Piece, theme: Theme | None) -> str:
+    if piece.title.strip():
+        return piece.title.strip()
+    if theme is not None and theme.title.strip():
+        return theme.title.strip()
+    text = parse_prompt(piece.prompt)[0]
+    return short_text(text[:1].upper() + text[1:], 60) if text else piece.slug
+
+
+def parse_prompt(spec: str) -> tuple[str, float | None]:
+    """'text:weight:stop' -> (text, weight); the text may hold colons itself, so numbers are taken from the right."""
+    parts = spec.split(":")
+    numbers: list[float] = []
+    while len(parts) > 1 and len(numbers) < 2:
+        try:
+            numbers.insert(0, float(parts[-1]))
+        except ValueError:
+            break
+        parts.pop()
+    return ":".join(parts).strip(), (numbers[0] if numbers else None)
+
+
+def prompt_lines(piece: Piece) -> list[str]:
+    """The prompts a piece was made from, in words: 'a coral reef', 'glitch art (weight 0.6)', 'text (pushed away)'."""
+    specs = piece.settings.get("prompts")
+    if not isinstance(specs, list | tuple) or not specs:
+        specs = [piece.prompt] if piece.prompt.strip() else []
+    lines = []
+    for spec in specs[:12]:
+        text, weight = parse_prompt(str(spec))
+        if not text:
+            continue
+        if weight is not None and weight < 0:
+            text += " (pushed away)"
+        elif weight is not None and weight != 1:
+            text += f" (weight {weight:g})"
+        lines.append(short_text(text, _MAX_TEXT))
+    return lines
+
+
+def _models(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rows = []
+    models = settings.get("models")
+    models = models if isinstance(models, Mapping) else {}
+    vqgan = settings.get("vqgan", models.get("vqgan"))
+    perceptors = settings.get("perceptors", models.get("perceptors"))
+    if vqgan:
+        rows.append(("Image model", plain(vqgan)))
+    if perceptors:
+        rows.append(("Judged by", plain(perceptors)))
+    return rows
+
+
+def made_with(piece: Piece) -> list[tuple[str, str]]:
+    """(label, text) rows for 'How it was made', from the settings that travelled with the image."""
+    s = piece.settings
+    rows: list[tuple[str, str]] = []
+    if isinstance(s.get("steps"), int):
+        rows.append(("Steps", f"{s['steps']:,}"))
+    seed = piece.seed if piece.seed is not None else s.get("seed")
+    if isinstance(seed, int):
+        rows.append(("Seed", str(seed)))
+    size = s.get("size")
+    if isinstance(size, list | tuple) and len(size) == 2 and all(isinstance(v, int) for v in size):
+        rows.append(("Size", f"{size[0]} × {size[1]} pixels"))
+    elif piece.width and piece.height:
+        rows.append(("Size", f"{piece.width} × {piece.height} pixels"))
+    rows += _models(s)
+    if s.get("optimizer"):
+        lr = s.get("lr")
+        rows.append(("Optimiser", plain(s["optimizer"]) + (f", learning rate {lr:g}" if isinstance(lr, int | float)
+                                                            and not isinstance(lr, bool) else "")))
+    if isinstance(s.get("cutn"), int):
+        rows.append(("Cutouts per step", str(s["cutn"])))
+    seconds = s.get("seconds")
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and math.isfinite(seconds) and seconds > 0:
+        minutes, secs = divmod(round(seconds), 60)
+        took = f"{minutes} min {secs} s" if minutes else f"{secs} s"
+        device = s.get("device")
+        rows.append(("Time", took + (f" on {plain(device)}" if isinstance(device, str) and device else "")))
+    if piece.created:
+        rows.append(("Made", piece.created[:10]))
+    return rows
+
+
+def format_score(value: float) -> str:
+    return f"{value:.2f}" if math.isfinite(value) else "–"

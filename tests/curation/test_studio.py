@@ -1,0 +1,72 @@
+"""The studio folder: init, themes.toml parsing and syncing, finding a studio, piece URLs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from curation.studio import (
+    DEFAULT_THEMES_TOML,
+    Studio,
+    StudioError,
+    base_url,
+    init_studio,
+    open_studio,
+    piece_url,
+)
+
+
+def test_init_makes_the_folder_and_syncs_default_themes(tmp_path: Path) -> None:
+    studio = init_studio(tmp_path / "s")
+    assert studio.catalog_path.is_file() and studio.pieces_dir.is_dir() and studio.exports_dir.is_dir()
+    assert studio.themes_path.read_text(encoding="utf-8") == DEFAULT_THEMES_TOML
+    with studio.catalog() as cat:
+        names = [t.name for t in cat.list_themes()]
+        assert names == ["coral-reef", "glacier", "old-growth-forest", "wetland"]
+        reef = cat.get_theme("coral-reef")
+        assert reef.title == "Coral reef" and reef.prompts[0] == "a coral reef:1"
+        assert len(reef.hashtags) <= 5 and "\n" not in reef.facts
+
+
+def test_init_keeps_an_edited_themes_file(tmp_path: Path) -> None:
+    studio = init_studio(tmp_path / "s", themes_toml='[[theme]]\nname = "dunes"\nprompts = ["sand dunes:1"]\n')
+    init_studio(tmp_path / "s")  # again: kept as is
+    assert [t.name for t in studio.load_themes()] == ["dunes"]
+    assert studio.load_themes()[0].title == "dunes"
+
+
+@pytest.mark.parametrize(("toml", "message"), [
+    ("[[theme]\n", "not valid TOML"),
+    ('[[theme]]\ntitle = "x"\n', "needs a `name`"),
+    ('[[theme]]\nname = "x"\nprompts = "a reef"\n', "`prompts` must be a list of strings"),
+    ('[[theme]]\nname = "x"\nfacts = 3\n', "`facts` must be text"),
+])
+def test_bad_themes_file_names_the_problem(tmp_path: Path, toml: str, message: str) -> None:
+    studio = Studio(tmp_path)
+    studio.themes_path.write_text(toml, encoding="utf-8")
+    with pytest.raises(StudioError, match=message):
+        studio.load_themes()
+
+
+def test_open_studio_from_argument_env_or_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = init_studio(tmp_path / "s")
+    assert open_studio(tmp_path / "s").root == made.root
+    monkeypatch.setenv("DSTRTD_STUDIO", str(tmp_path / "s"))
+    assert open_studio().root == made.root
+    with pytest.raises(StudioError, match="dstrtd init"):
+        open_studio(tmp_path / "empty")
+
+
+def test_init_refuses_a_file(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(StudioError, match="not a folder"):
+        init_studio(tmp_path / "f")
+
+
+def test_piece_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DSTRTD_BASE_URL", raising=False)
+    assert piece_url("coral-reef-ab12cd") == "http://localhost:8000/p/coral-reef-ab12cd"
+    monkeypatch.setenv("DSTRTD_BASE_URL", "https://dstrtd.art/")
+    assert base_url() == "https://dstrtd.art"
+    assert piece_url("x", "https://a.b/") == "https://a.b/p/x"

@@ -1,0 +1,115 @@
+"""`dstrtd queue`, `dstrtd catalog`, `dstrtd curate` and `dstrtd studio` through `installation.cli.main`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from installation.cli import main
+from installation.commands.curate import prompt_from_filename
+
+
+def test_queue_validates_and_records_settings(studio, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(studio.root)
+    assert main(["queue", "--studio", root, "a coral reef:1", "glitch:0.5", "--theme", "coral-reef", "--steps", "7",
+                 "--size", "64", "48", "--count", "2", "--seed", "10"]) == 0
+    assert "queued jobs 1, 2: a coral reef:1 | glitch:0.5 (theme coral-reef)" in capsys.readouterr().out
+    assert main(["queue", "--studio", root, "--theme", "glacier", "--priority", "5"]) == 0
+    with studio.catalog() as cat:
+        jobs = cat.list_jobs()
+        assert [j.settings for j in jobs[:2]] == [{"steps": 7, "size": [64, 48], "seed": 10},
+                                                  {"steps": 7, "size": [64, 48], "seed": 11}]
+        assert jobs[2].prompt.startswith("a glacier under a blue sky:1 | ") and jobs[2].priority == 5
+    assert main(["queue", "--studio", root, "x:1", "--steps", "0"]) == 2
+    assert "invalid job settings: steps must be at least 1" in capsys.readouterr().err
+    assert main(["queue", "--studio", root, "x:1", "--theme", "nope"]) == 2
+    assert "unknown theme 'nope'" in capsys.readouterr().err
+    assert main(["queue", "--studio", root]) == 2
+    assert "give a prompt" in capsys.readouterr().err
+    assert main(["catalog", "jobs", "--studio", root]) == 0
+    assert "queued" in capsys.readouterr().out
+
+
+def test_queue_without_a_studio_says_how_to_make_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["queue", "--studio", str(tmp_path / "none"), "x:1"]) == 2
+    assert "dstrtd init" in capsys.readouterr().err
+
+
+def _images(folder: Path) -> Path:
+    folder.mkdir()
+    for i, (name, rgb) in enumerate([("good__1_a_red_reef_6.png", (220, 30, 30)), ("b-blue-ice.jpg", (20, 40, 230)),
+                                     ("c green moss.png", (30, 200, 40))]):
+        Image.new("RGB", (40 + i, 30), rgb).save(folder / name)
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "broken.png").write_bytes(b"not a png")
+    return folder
+
+
+def test_curate_a_folder_then_list_and_show(studio, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(studio.root)
+    folder = _images(tmp_path / "imgs")
+    (studio.root / "selection.json").write_text(json.dumps({"min_aesthetic": 1.0, "min_alignment": -1.0,
+                                                            "duplicate_cosine": 0.99999}))
+    assert main(["curate", "--studio", root, "--images", str(folder), "--theme", "wetland"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped broken.png: not a readable image" in out
+    assert "imported 3 new image(s)" in out
+    header = next(line for line in out.splitlines() if line.startswith("slug"))
+    assert header.split() == ["slug", "aesthetic", "alignment", "cluster", "decision", "reasons"]
+    assert "aesthetic" in out and "≥ 1.00" in out and "featured" in out
+    # again: nothing new, nothing to curate
+    assert main(["curate", "--studio", root, "--images", str(folder)]) == 0
+    assert "imported 0 new image(s) from" in capsys.readouterr().out
+
+    assert main(["catalog", "list", "--studio", root, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert len(listed) == 3 and {p["theme"] for p in listed} == {"wetland"}
+    assert {p["prompt"] for p in listed} == {"a red reef", "b blue ice", "c green moss"}
+    assert all(set(p["scores"]) == {"aesthetic", "alignment"} and p["cluster"] is not None for p in listed)
+    assert main(["catalog", "list", "--studio", root, "--status", "featured"]) == 0
+    assert "1 piece(s)" in capsys.readouterr().out
+
+    slug = listed[0]["slug"]
+    assert main(["catalog", "show", slug, "--studio", root]) == 0
+    shown = capsys.readouterr().out
+    assert slug in shown and "decisions" in shown and "aesthetic" in shown and "imported_from" in shown
+    assert main(["catalog", "show", slug, "--studio", root, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["files"] == ["image.png"] and info["decisions"][0]["reasons"]
+    assert main(["catalog", "show", "nope", "--studio", root]) == 2
+    assert "no piece 'nope'" in capsys.readouterr().err
+    assert main(["catalog", "check", "--studio", root]) == 0
+
+
+def test_curate_with_nothing_waiting(studio, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["curate", "--studio", str(studio.root)]) == 0
+    assert "nothing to curate" in capsys.readouterr().out
+
+
+def test_curate_reports_a_bad_policy(studio, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "p.json"
+    bad.write_text('{"min_beauty": 1}')
+    assert main(["curate", "--studio", str(studio.root), "--policy", str(bad)]) == 2
+    assert "unknown field(s) min_beauty" in capsys.readouterr().err
+
+
+def test_prompt_from_filename() -> None:
+    assert prompt_from_filename(Path("good__13623_Abyss_swallowed_the_moon_6.png")) == "Abyss swallowed the moon"
+    assert prompt_from_filename(Path("coral-reef.jpg")) == "coral reef"
+    assert prompt_from_filename(Path("123.png")) == ""
+
+
+def test_studio_command_runs_queued_jobs_on_tiny(studio, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(studio.root)
+    assert main(["queue", "--studio", root, "--theme", "coral-reef", "--seed", "3"]) == 0
+    assert main(["studio", "--studio", root, "--preset", "tiny", "--device", "cpu", "--idle-exit", "--no-sample",
+                 "--size", "48", "48", "--steps", "3", "--cutn", "4"]) == 0
+    capsys.readouterr()
+    assert main(["catalog", "list", "--studio", root, "--json"]) == 0
+    [piece] = json.loads(capsys.readouterr().out)
+    assert piece["seed"] == 3 and piece["size"] == [48, 48] and piece["status"] != "generated"
+    assert main(["studio", "--studio", root, "--preset", "nope", "--idle-exit"]) == 2
+    assert "unknown preset 'nope'" in capsys.readouterr().err

@@ -1,0 +1,258 @@
+"""The studio loop in-process with a stand-in generator: jobs, NaN restarts, OOM retries, weights errors, stops."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from curation.catalog import Catalog
+from generator.errors import NonFiniteLoss, WeightsUnavailable
+from installation.studio import STUDIO_KEY, StudioWorker, WorkerOptions, requeue_stale, shrink
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from studio_fakes import AcceptAll, FakeBackend  # noqa: E402
+
+SMALL = {"size": [32, 32], "steps": 3, "cutn": 8}
+
+
+def worker(studio, cat: Catalog, backend: FakeBackend, **options) -> tuple[StudioWorker, AcceptAll]:
+    curator = AcceptAll(cat)
+    opts = WorkerOptions(**{"idle_exit": True, "sample": False, "worker": "test-worker", "overrides": SMALL,
+                            **options})
+    return StudioWorker(studio, opts, backend=backend, curator=curator, catalog=cat), curator
+
+
+@pytest.fixture()
+def cat(studio):
+    with studio.catalog() as c:
+        yield c
+
+
+def test_jobs_become_pieces_with_their_settings(studio, cat: Catalog) -> None:
+    ids = [cat.enqueue("a coral reef:1 | text, watermark:-0.5", theme="coral-reef", settings={"seed": 7}),
+           cat.enqueue("a glacier:1", theme="glacier", settings={"steps": 2})]
+    w, curator = worker(studio, cat, FakeBackend())
+    assert w.run() == 0
+    for job_id in ids:
+        job = cat.get_job(job_id)
+        assert (job.status, job.attempts, job.error, job.worker) == ("done", 1, "", "test-worker")
+        piece = cat.get_piece(job.piece_id)
+        assert piece.status == "accepted" and piece.job_id == job_id
+        assert sorted(os.listdir(cat.root / piece.folder)) == ["image.png", "loss.csv", "settings.json"]
+        assert (piece.width, piece.height) == (32, 32) and piece.settings["worker"] == "test-worker"
+    first = cat.get_piece(cat.get_job(ids[0]).piece_id)
+    assert first.seed == 7 and first.settings["prompts"] == ["a coral reef:1", "text, watermark:-0.5"]
+    assert first.settings["preset"] == "tiny" and first.settings["vqgan"] == "tiny"
+    assert cat.get_piece(cat.get_job(ids[1]).piece_id).settings["steps"] == 2
+    assert curator.seen == [cat.get_job(i).piece_id for i in ids]
+    assert [o.status for o in w.outcomes] == ["done", "done"]
+    assert cat.check() == [] and not list((cat.root / "cache" / "tmp").iterdir())
+
+
+def test_a_nan_restarts_the_job_with_a_new_seed(studio, cat: Catalog) -> None:
+    job_id = cat.enqueue("a glacier:1", settings={"seed": 11})
+    backend = FakeBackend(fail=[NonFiniteLoss("loss became nan at step 0")])
+    w, _ = worker(studio, cat, backend)
+    assert w.run() == 0
+    assert [o.status for o in w.outcomes] == ["requeued", "done"]
+    assert "non-finite loss with seed 11" in w.outcomes[0].error and "restart 1 with seed" in w.outcomes[0].error
+    job = cat.get_job(job_id)
+    assert job.status == "done" and job.attempts == 2
+    assert job.settings[STUDIO_KEY] == {"nan_restarts": 1, "failed_seeds": [11]}
+    assert job.settings["seed"] != 11 and backend.runs[1].seed == job.settings["seed"]
+    assert cat.get_piece(job.piece_id).settings[STUDIO_KEY]["failed_seeds"] == [11]
+
+
+def test_nan_restarts_are_bounded(studio, cat: Catalog) -> None:
+    job_id = cat.enqueue("a glacier:1")
+    backend = FakeBackend(fail=[NonFiniteLoss("nan")] * 10)
+    w, _ = worker(studio, cat, backend, max_nan_restarts=2)
+    assert w.run() == 0
+    job = cat.get_job(job_id)
+    assert job.status == "failed" and job.attempts == 3 and len(backend.runs) == 3
+    assert "gave up after 2 restart(s)" in job.error and cat.count_pieces() == 0
+
+
+def test_cuda_oom_retries_smaller_and_records_it(studio, cat: Catalog) -> None:
+    job_id = cat.enqueue("a wetland:1", settings={"size": [256, 192], "cutn": 32, "seed": 5})
+    backend = FakeBackend(fail=[torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")])
+    w, _ = worker(studio, cat, backend)
+    assert w.run() == 0
+    assert w.outcomes[0].error == "CUDA out of memory at 256x192, cutn 32; retrying at 192x144, cutn 16"
+    job = cat.get_job(job_id)
+    assert job.status == "done" and job.settings["size"] == [192, 144] and job.settings["cutn"] == 16
+    assert job.settings[STUDIO_KEY] == {"oom_retries": 1, "oom": [{"size": [256, 192], "cutn": 32}]}
+    retry = backend.runs[1]
+    assert (retry.size, retry.cutn, retry.seed) == ((192, 144), 16, 5)  # same seed: only the size changed
+    piece = cat.get_piece(job.piece_id)
+    assert (piece.width, piece.height) == (192, 144)
+
+
+def test_oom_at_the_smallest_size_fails_with_advice(studio, cat: Catalog) -> None:
+    job_id = cat.enqueue("a wetland:1", settings={"size": [64, 64], "cutn": 1})
+    w, _ = worker(studio, cat, FakeBackend(fail=[torch.OutOfMemoryError("CUDA out of memory")]))
+    assert w.run() == 0
+    job = cat.get_job(job_id)
+    assert job.status == "failed" and "CUDA out of memory at 64x64, cutn 1" in job.error and "--size" in job.error
+
+
+def test_missing_weights_at_start_stop_the_worker_before_any_claim(studio, cat: Catalog) -> None:
+    job_id = cat.enqueue("a glacier:1")
+    backend = FakeBackend(prepare_error=WeightsUnavailable("vqgan_imagenet_f16_16384.ckpt is missing"))
+    w, _ = worker(studio, cat, backend)
+    assert w.run() == 2
+    job = cat.get_job(job_id)
+    assert (job.status, job.attempts) == ("queued", 0) and len(backend.prepared) == 1
+
+
+class BreaksLater(FakeBackend):
+    """Loads fine at start; afterwards the weights of `bad` VQGANs (or of every VQGAN, `bad=None`) fail to load."""
+
+    def __init__(self, bad: str | None) -> None:
+        super().__init__()
+        self.bad = bad
+
+    def prepare(self, config) -> None:
+        self.prepared.append(config)
+        if len(self.prepared) > 1 and (self.bad is None or config.vqgan == self.bad):
+            raise RuntimeError("PytorchStreamReader failed reading zip archive: failed finding central directory")
+
+
+def test_corrupt_default_weights_requeue_the_job_and_stop(studio, cat: Catalog) -> None:
+    first, second = cat.enqueue("a glacier:1"), cat.enqueue("a reef:1")
+    w, _ = worker(studio, cat, BreaksLater(bad=None))
+    assert w.run() == 2  # no busy loop over the queue: one try, then stop
+    job = cat.get_job(first)
+    assert job.status == "queued" and "cannot load the models" in job.error and "failed finding" in job.error
+    assert cat.get_job(second).attempts == 0
+
+
+def test_a_job_naming_broken_models_fails_alone(studio, cat: Catalog) -> None:
+    bad = cat.enqueue("a glacier:1", settings={"vqgan": "wikiart_16384"})
+    good = cat.enqueue("a reef:1")
+    w, _ = worker(studio, cat, BreaksLater(bad="wikiart_16384"))
+    assert w.run() == 0
+    assert cat.get_job(bad).status == "failed" and "cannot load the models" in cat.get_job(bad).error
+    assert cat.get_job(good).status == "done"
+
+
+def test_invalid_settings_and_unexpected_errors_fail_the_job_only(studio, cat: Catalog) -> None:
+    bad = cat.enqueue("a glacier:1", settings={"steps": 0})
+    typo = cat.enqueue("a glacier:1", settings={"stepz": 3})
+    boom = cat.enqueue("a glacier:1")
+    fine = cat.enqueue("a glacier:1")
+    w, _ = worker(studio, cat, FakeBackend(fail=[ValueError("boom")]))
+    assert w.run() == 0
+    assert "invalid settings: steps must be at least 1" in cat.get_job(bad).error
+    assert "unknown setting(s) stepz" in cat.get_job(typo).error
+    assert cat.get_job(boom).status == "failed" and cat.get_job(boom).error == "ValueError: boom"
+    assert cat.get_job(fine).status == "done"
+
+
+def test_a_stop_request_requeues_the_current_job(studio, cat: Catalog) -> None:
+    job_id = cat.enqueue("a glacier:1")
+
+    class StopsMidway(FakeBackend):
+        def run(self, config, on_step):
+            def stepper(step):
+                if step.index == 1:
+                    w.request_stop("interrupted by SIGTERM")
+                on_step(step)
+            return super().run(config, stepper)
+
+    w, _ = worker(studio, cat, StopsMidway(), idle_exit=False)
+    assert w.run() == 0
+    job = cat.get_job(job_id)
+    assert job.status == "queued" and job.error == "interrupted by SIGTERM; requeued" and job.worker == ""
+    assert cat.count_pieces() == 0 and w.outcomes[0].status == "interrupted"
+
+
+def test_an_empty_queue_samples_the_least_made_themes(studio, cat: Catalog) -> None:
+    w, _ = worker(studio, cat, FakeBackend(), sample=True, max_jobs=3, sample_seed=0)
+    assert w.run() == 0
+    jobs = cat.list_jobs()
+    assert len(jobs) == 3 and {j.status for j in jobs} == {"done"} and {j.priority for j in jobs} == {-1}
+    assert len({j.theme for j in jobs}) == 3  # each time a theme with no piece yet
+    reef = cat.get_theme(jobs[0].theme)
+    assert jobs[0].prompt == " | ".join((*reef.prompts, *reef.negative_prompts))
+
+
+def test_max_jobs_and_idle_wait(studio, cat: Catalog) -> None:
+    for i in range(3):
+        cat.enqueue(f"piece {i}:1")
+    w, _ = worker(studio, cat, FakeBackend(), max_jobs=2)
+    assert w.run() == 0
+    assert [j.status for j in cat.list_jobs()] == ["done", "done", "queued"]
+
+
+def test_a_failed_curation_leaves_the_piece_undecided_and_the_next_start_decides(studio, cat: Catalog) -> None:
+    job_id = cat.enqueue("a glacier:1")
+
+    class Broken(AcceptAll):
+        def curate(self, pieces):
+            raise RuntimeError("scorer exploded")
+
+    w = StudioWorker(studio, WorkerOptions(idle_exit=True, sample=False, overrides=SMALL), backend=FakeBackend(),
+                     curator=Broken(cat), catalog=cat)
+    assert w.run() == 0
+    piece = cat.get_piece(cat.get_job(job_id).piece_id)
+    assert cat.get_job(job_id).status == "done" and piece.status == "generated"
+    w2, curator = worker(studio, cat, FakeBackend())
+    assert w2.run() == 0
+    assert curator.seen == [piece.id] and cat.get_piece(piece.id).status == "accepted"
+
+
+def test_requeue_stale_takes_back_jobs_of_dead_local_workers(cat: Catalog) -> None:
+    host = socket.gethostname()
+    dead, alive, mine, remote = (cat.enqueue(f"job {i}:1") for i in range(4))
+    cat.claim_job(f"{host}:999999999")  # no such process
+    cat.claim_job(f"{host}:{os.getppid()}")  # alive
+    cat.claim_job("test-worker")
+    cat.claim_job("other-host:1")
+    assert requeue_stale(cat, "test-worker") == 2
+    status = {j.id: j.status for j in cat.list_jobs()}
+    assert status == {dead: "queued", alive: "running", mine: "queued", remote: "running"}
+
+
+@pytest.mark.parametrize(("size", "cutn", "expected"), [
+    ((256, 192), 32, ((192, 144), 16)),
+    ((304, 304), 32, ((224, 224), 16)),  # 228 -> 224 on the 16-pixel grid
+    ((80, 80), 8, ((64, 64), 4)),
+    ((64, 64), 8, ((64, 64), 4)),  # at the floor only cutn shrinks
+    ((48, 48), 4, ((48, 48), 2)),  # already below the floor: never grown back to it
+    ((64, 64), 1, None),
+])
+def test_shrink_after_oom(size, cutn, expected) -> None:
+    assert shrink(size, cutn) == expected
+
+
+def test_requeue_running_option_takes_back_every_running_job(studio, cat: Catalog) -> None:
+    job_id = cat.enqueue("a glacier:1")
+    cat.claim_job("other-host:42")
+    w, _ = worker(studio, cat, FakeBackend(), requeue_running=True)
+    assert w.run() == 0
+    assert cat.get_job(job_id).status == "done"
+
+
+def test_a_locked_catalog_is_waited_out(studio, cat: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    job_id = cat.enqueue("a glacier:1")
+    real_claim = cat.claim_job
+    calls = []
+
+    def flaky_claim(name):
+        calls.append(name)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return real_claim(name)
+
+    monkeypatch.setattr(cat, "claim_job", flaky_claim)
+    w, _ = worker(studio, cat, FakeBackend(), poll_s=0.01)
+    assert w.run() == 0
+    assert cat.get_job(job_id).status == "done" and len(calls) >= 2

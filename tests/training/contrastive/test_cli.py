@@ -1,0 +1,57 @@
+"""`dstrtd train encoder` end to end on the tiny model: the run folder, the printed metrics, resume, errors."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from installation.commands import train_encoder
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    train_encoder.add_arguments(parser)
+    return train_encoder.run(parser.parse_args(argv))
+
+
+def test_train_encoder_command(pairs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    argv = ["--data", str(pairs), "--loss", "isogclr", "--model", "tiny", "--epochs", "1", "--batch-size", "8",
+            "--out", str(out), "--config", "tiny", "--set", "val_fraction=0.25", "--no-progress"]
+    assert run(argv) == 0
+    printed = capsys.readouterr().out
+    assert "trained 2 steps, 1 epochs" in printed and "i2t_r1" in printed and "zeroshot_top1" in printed
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert (config["loss"], config["model"], config["epochs"], config["batch_size"], config["val_fraction"]) == (
+        "isogclr", "tiny", 1, 8, 0.25)
+    for name in ("train.log", "metrics.json", "loss.png", "metrics.png", "checkpoints/last.pt", "encoder"):
+        assert (out / name).exists(), name
+    assert "epoch 1/1" in (out / "train.log").read_text()
+    # the same command again finds the finished run and resumes at its end: no further steps
+    assert run(argv) == 0
+    assert "trained 2 steps" in capsys.readouterr().out
+
+
+def test_bad_settings_are_user_errors(pairs: Path, tmp_path: Path) -> None:
+    from training.contrastive.errors import ContrastiveError
+
+    with pytest.raises(ContrastiveError, match="--set takes FIELD=VALUE"):
+        run(["--data", str(pairs), "--out", str(tmp_path), "--set", "lr"])
+    with pytest.raises(ContrastiveError, match="unknown config keys"):
+        run(["--data", str(pairs), "--out", str(tmp_path), "--set", "learning_rate=1"])
+    with pytest.raises(FileNotFoundError, match="image-text data not found"):
+        run(["--data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o"), "--config", "tiny"])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("installation.commands.train") is None,
+                    reason="`dstrtd train` is not mounted yet")
+def test_mounted_under_dstrtd_train(pairs: Path, tmp_path: Path) -> None:
+    from installation.cli import main
+
+    assert main(["train", "encoder", "--data", str(pairs), "--config", "tiny", "--epochs", "1", "--batch-size", "8",
+                 "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert (tmp_path / "run" / "metrics.json").is_file()

@@ -1,0 +1,77 @@
+"""The training loop: the run folder, resume continuing with the very next step, CPU precision, settings checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from training.contrastive.errors import ContrastiveError
+from training.contrastive.trainer import StepInfo, Trainer
+
+
+def _collect(into: list[StepInfo]):
+    return into.append
+
+
+def test_run_folder_holds_config_metrics_plots_checkpoints_and_encoder(pairs: Path, tmp_path: Path,
+                                                                       tiny_config) -> None:
+    out = tmp_path / "run"
+    result = Trainer(tiny_config.replace(loss="clip", learnable_temp=True), pairs, out).fit()
+    assert result.steps == 4 and result.epochs_done == 2 and not result.stopped_early
+    written = json.loads((out / "config.json").read_text())
+    assert written["config"]["loss"] == "clip" and written["data"]["train_pairs"] == 18
+    assert written["data"]["val_pairs"] == 6 and written["model"]["name"] == "tiny"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2] and len(metrics["train"]) == 4
+    for key in ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10", "zeroshot_top1", "objective"):
+        assert 0.0 <= metrics["final"]["val"][key] <= 100.0
+    assert metrics["best"]["objective"] == max(e["val"]["objective"] for e in metrics["epochs"])
+    for png in ("loss.png", "metrics.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "checkpoints" / "last.pt").is_file() and (out / "checkpoints" / "best-model.pt").is_file()
+    assert (out / "encoder" / "open_clip_config.json").is_file()
+
+
+@pytest.mark.parametrize("loss", ["isogclr"])
+def test_resume_takes_the_same_next_step(pairs: Path, tmp_path: Path, tiny_config, loss: str) -> None:
+    config = tiny_config.replace(loss=loss, eval_train_max=0)
+    straight: list[StepInfo] = []
+    a = Trainer(config, pairs, tmp_path / "a")
+    a.fit(on_step=_collect(straight))
+    assert [s.step for s in straight] == [1, 2, 3, 4]
+
+    first: list[StepInfo] = []
+    b = Trainer(config, pairs, tmp_path / "b")
+    stopped = b.fit(max_steps=1, on_step=_collect(first))  # mid-epoch: batch 1 of 2
+    assert stopped.stopped_early and stopped.steps == 1
+    resumed: list[StepInfo] = []
+    c = Trainer(config, pairs, tmp_path / "b")
+    assert c.step == 1 and c.batch_in_epoch == 1
+    c.fit(on_step=_collect(resumed))
+    assert [s.step for s in resumed] == [2, 3, 4]
+    for got, want in zip(first + resumed, straight, strict=True):
+        assert got.lr == want.lr
+        assert got.terms == pytest.approx(want.terms, rel=1e-6, abs=1e-9)
+    for name, tensor in a.model.state_dict().items():
+        torch.testing.assert_close(c.model.state_dict()[name], tensor, rtol=1e-5, atol=1e-7, msg=name)
+    for name, tensor in a.loss_fn.state_dict().items():
+        torch.testing.assert_close(c.loss_fn.state_dict()[name], tensor, rtol=1e-5, atol=1e-7, msg=name)
+
+
+def test_resume_refuses_changed_settings(pairs: Path, tmp_path: Path, tiny_config) -> None:
+    config = tiny_config.replace(loss="sogclr", epochs=1, eval_train_max=0)
+    Trainer(config, pairs, tmp_path / "run").fit(max_steps=1)
+    with pytest.raises(ContrastiveError, match="lr: 0.001 -> 0.002"):
+        Trainer(config.replace(lr=0.002), pairs, tmp_path / "run")
+    more = Trainer(config.replace(epochs=2), pairs, tmp_path / "run")  # more epochs is a longer run, not another
+    assert more.step == 1
+    fresh = Trainer(config.replace(lr=0.002), pairs, tmp_path / "run", resume=False)
+    assert fresh.step == 0
+
+
+def test_cpu_runs_float32_even_when_amp_is_asked(pairs: Path, tiny_config) -> None:
+    trainer = Trainer(tiny_config.replace(precision="amp", device="cpu"), pairs, None)
+    assert trainer.amp_dtype is None and not trainer.scaler.is_enabled()
