@@ -189,24 +189,72 @@ def _from_open_clip(arch: str, tag: str | None, spec: str) -> Perceptor:
     if tag is None and not arch.startswith(("hf-hub:", "local-dir:")):
         model = _build_arch(arch)
         return Perceptor(spec, model, open_clip.get_tokenizer(arch), OPENAI_MEAN, OPENAI_STD, "random")
+    cached = _cached_open_clip_file(arch, tag) if tag is not None else None
+    if cached is not None:
+        return _from_file(_openai_arch(arch, tag), cached, spec)
     if weights.is_offline() and (tag is not None or arch.startswith("hf-hub:")):
         raise WeightsUnavailable(f"CLIP weights {spec!r} are not on this machine and downloads are off "
-                                 f"(DSTRTD_OFFLINE/HF_HUB_OFFLINE): download them and pass MODEL:PATH")
+                                 f"(DSTRTD_OFFLINE/HF_HUB_OFFLINE): {_where_to_get(arch, tag)}")
     arch = _openai_arch(arch, tag)
     try:
         model = open_clip.create_model(arch, pretrained=tag, cache_dir=str(weights.cache_dir() / "open_clip"),
                                        require_pretrained=tag is not None)
     except (RuntimeError, OSError, ValueError) as exc:
-        raise WeightsUnavailable(f"CLIP weights {spec!r} could not be loaded ({' '.join(str(exc).split())[:200]}); "
-                                 "download them and pass MODEL:PATH") from exc
+        raise WeightsUnavailable(f"CLIP weights {spec!r} could not be loaded ({' '.join(str(exc).split())[:200]}): "
+                                 f"{_where_to_get(arch, tag)}") from exc
     pp = getattr(model.visual, "preprocess_cfg", {}) or {}
     mean, std = tuple(pp.get("mean", OPENAI_MEAN)), tuple(pp.get("std", OPENAI_STD))
     tokenizer = open_clip.get_tokenizer(arch)
     return Perceptor(spec, model, tokenizer, mean, std, _sha_of_open_clip(arch, tag))
 
 
+def _cached_open_clip_file(arch: str, tag: str) -> Path | None:
+    """The weights file of an open_clip tag if an earlier download left it in our cache (no network)."""
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(arch, tag)
+    cache = weights.cache_dir() / "open_clip"
+    if cfg.get("hf_hub"):
+        from huggingface_hub import try_to_load_from_cache
+
+        for filename in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
+            found = try_to_load_from_cache(cfg["hf_hub"].rstrip("/"), filename, cache_dir=str(cache))
+            if isinstance(found, str):
+                return Path(found)
+    if cfg.get("url"):
+        path = cache / cfg["url"].rsplit("/", 1)[-1]
+        if path.is_file():
+            return path
+    return None
+
+
+def _where_to_get(arch: str, tag: str | None) -> str:
+    """What to download by hand for an open_clip name, and how to pass it."""
+    import open_clip
+
+    if arch.startswith("hf-hub:"):
+        repo = arch.removeprefix("hf-hub:")
+        return (f"download https://huggingface.co/{repo} (open_clip_config.json and open_clip_model.safetensors) "
+                "into a folder and pass local-dir:/that/folder")
+    cfg = open_clip.get_pretrained_cfg(arch, tag) if tag else {}
+    if cfg.get("hf_hub"):
+        url = f"https://huggingface.co/{cfg['hf_hub'].rstrip('/')}/resolve/main/open_clip_model.safetensors"
+    else:
+        url = cfg.get("url") or "the weights"
+    return f"download {url} and pass {arch}:/path/to/{url.rsplit('/', 1)[-1]}"
+
+
 def _sha_of_open_clip(arch: str, tag: str | None) -> str:
-    return f"open_clip:{arch}:{tag}"  # open_clip keeps its own cache; the tag pins the published file
+    """sha256 of the weights file behind an open_clip name where we can find it, else the name itself."""
+    from open_clip.factory import _find_checkpoint_in_dir
+
+    if arch.startswith("local-dir:"):
+        found = _find_checkpoint_in_dir(Path(arch.removeprefix("local-dir:")))
+        if found:
+            return weights.sha256_file(found)
+    if tag is not None and (cached := _cached_open_clip_file(arch, tag)) is not None:
+        return weights.sha256_file(cached)
+    return f"open_clip:{arch}:{tag}"
 
 
 def _from_file(arch: str | None, path: Path, spec: str) -> Perceptor:

@@ -228,7 +228,11 @@ def generate(config: GenerateConfig, models: Models | None = None) -> Iterator[S
     Raises `GeneratorError` for bad input, `NonFiniteLoss` when the loss turns NaN/inf; CUDA OOM is left as is.
     """
     cfg = check(config)
-    models = models if models is not None else load_models(cfg)
+    return _steps(cfg, models if models is not None else load_models(cfg))
+
+
+def _steps(cfg: GenerateConfig, models: Models) -> Iterator[Step]:
+    """The loop of `generate` for a config that `check` has passed."""
     _check_models(cfg, models)
     device, vq = models.device, models.vqgan
     dtype = resolve_precision(cfg.precision, device)
@@ -328,7 +332,7 @@ def run(config: GenerateConfig, models: Models | None = None,
     frames: list[Image.Image] = []
     frame_steps: list[int] = []
     final: Step | None = None
-    for step in generate(cfg, models):
+    for step in _steps(cfg, models):
         trace.append({"step": step.index, "loss": step.loss, "lr": step.lr, **step.losses})
         if step.image is not None and (cfg.save_every or not step.last):
             frames.append(to_pil(step.image))

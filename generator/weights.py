@@ -134,7 +134,7 @@ def fetch(name_or_path: str | os.PathLike[str], role: str = "checkpoint", progre
                 raise
             except (OSError, urllib.error.URLError) as exc:
                 errors.append(f"{url}: {exc}")
-                log.warning("download of %s from %s failed: %s", wf.filename, url, exc)
+                log.debug("download of %s from %s failed: %s", wf.filename, url, exc)
     raise WeightsUnavailable(f"weights {name!r} ({wf.filename}{size}) could not be downloaded "
                              f"({'; '.join(errors) or 'no URL known'}): {place}")
 

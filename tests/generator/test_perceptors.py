@@ -52,3 +52,21 @@ def test_foreign_torchscript_is_refused(tmp_path):
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(path))
     with pytest.raises(UnsafeCheckpoint, match="TorchScript archive .* not one of OpenAI's published"):
         load_perceptor(f"ViT-B-32:{path}")
+
+
+def test_local_dir_export_loads_like_the_original(tmp_path):
+    import json
+
+    from safetensors.torch import save_file
+
+    from generator.perceptors import TINY_CONFIG
+
+    tiny = load_perceptor("tiny")
+    (tmp_path / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CONFIG, "preprocess_cfg": {}}))
+    save_file({k: v.contiguous() for k, v in tiny.model.state_dict().items()}, tmp_path / "open_clip_model.safetensors")
+    loaded = load_perceptor(str(tmp_path))
+    assert loaded.sha256 != tiny.sha256 and len(loaded.sha256) == 64  # the file's checksum
+    images = torch.rand(2, 3, 32, 32)
+    texts = ["a coral reef"]
+    assert torch.allclose(loaded.embed_images(images), tiny.embed_images(images), atol=1e-5)
+    assert torch.allclose(loaded.encode_text(texts), tiny.encode_text(texts), atol=1e-5)

@@ -26,7 +26,8 @@ def test_tiny_encode_decode_shapes_and_gradients(name):
     assert z.grad is not None and z.grad.abs().sum() > 0
     model.requires_grad_(True)
     model.decode(model.encode(x)).mean().backward()
-    no_grad = [n for n, p in model.decoder.named_parameters() if p.grad is None]
+    # every parameter but the codebook (upstream trains it through the commitment loss, not the image)
+    no_grad = [n for n, p in model.named_parameters() if p.grad is None and not n.startswith("quantize.")]
     assert not no_grad
 
 
