@@ -89,16 +89,17 @@ def _plot_bytes(result: Result) -> bytes:
 
     steps = [row["step"] for row in result.trace]
     loss = [row["loss"] for row in result.trace]
-    frames = list(zip(result.frame_steps, result.frames, strict=True))[-6:]
+    frames = list(zip(result.frame_steps, result.frames, strict=True))
+    if len(frames) > 6:  # six snapshots spread from the first to the last
+        frames = [frames[round(i * (len(frames) - 1) / 5)] for i in range(6)]
     fig = Figure(figsize=(8, 6.2 if frames else 4.5), dpi=100)
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(2 if frames else 1, max(1, len(frames)), height_ratios=[3, 1.3] if frames else [1])
     ax = fig.add_subplot(grid[0, :])
     ax.plot(steps, loss, color="#1f6f8b", linewidth=1, alpha=0.45, label="loss per step")
+    k = max(2, len(loss) // 25)
     if len(loss) >= 10:
-        k = max(2, len(loss) // 25)
-        smooth = [sum(loss[max(0, i - k + 1):i + 1]) / len(loss[max(0, i - k + 1):i + 1]) for i in range(len(loss))]
-        ax.plot(steps, smooth, color="#1f6f8b", linewidth=2, label=f"moving average ({k} steps)")
+        ax.plot(steps, _moving_average(loss, k), color="#1f6f8b", linewidth=2, label=f"moving average ({k} steps)")
     meta = result.metadata
     prompt = " | ".join(meta.get("prompts", [])) or "(image prompts)"
     w, h = meta.get("size", ("?", "?"))
@@ -117,3 +118,11 @@ def _plot_bytes(result: Result) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def _moving_average(values: list[float], k: int) -> list[float]:
+    out = []
+    for i in range(len(values)):
+        window = values[max(0, i - k + 1):i + 1]
+        out.append(sum(window) / len(window))
+    return out

@@ -119,9 +119,9 @@ def load_perceptor(name_or_path: str, device: torch.device | str = "cpu",
     arch, sep, tag = spec.partition(":")
     arch = arch.replace("/", "-")  # OpenAI spells ViT-B/32
     if open_clip.get_model_config(arch) is None:
-        known = ", ".join(m for m in open_clip.list_models() if m.startswith(("ViT-B", "ViT-L", "RN")))
         raise GeneratorError(f"unknown CLIP model {arch!r} in {spec!r}; use MODEL:PRETRAINED with an open_clip model "
-                             f"(e.g. {known}, ... see open_clip.list_models()) or 'tiny'")
+                             "(e.g. ViT-B-32:openai, ViT-B-16:openai, ViT-L-14:openai, RN50:openai; all: "
+                             "open_clip.list_models()) or 'tiny'")
     if not sep or not tag:
         raise GeneratorError(f"say which weights CLIP {arch!r} should use: {arch}:TAG with TAG one of "
                              f"{', '.join(_tags(arch)) or '(none known)'}, a file path, or {arch}:random")

@@ -101,11 +101,12 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
 def check(config: GenerateConfig) -> GenerateConfig:
     """Resolve the preset and check what can be checked before loading models (sizes, image files)."""
     cfg = config.resolved()
-    if cfg.vqgan in list_configs():
-        f = get_config(cfg.vqgan).factor
+    name = cfg.vqgan.partition(":")[0]  # NAME or NAME:PATH; a bare path is checked once its config is known
+    if name in list_configs():
+        f = get_config(name).factor
         w, h = cfg.size
         if w % f or h % f:
-            raise GeneratorError(f"size {w}x{h} is not a multiple of {f} (VQGAN {cfg.vqgan!r} works in {f}-pixel "
+            raise GeneratorError(f"size {w}x{h} is not a multiple of {f} (VQGAN {name!r} works in {f}-pixel "
                                  f"cells); use e.g. {_round(w, f)}x{_round(h, f)}")
     if cfg.init_image:
         _check_image(cfg.init_image, "init image")

@@ -98,11 +98,6 @@ def find_clip_entry(model: str, pretrained: str) -> WeightsEntry | None:
     return None
 
 
-def local_path(name: str, role: str = "checkpoint") -> Path:
-    """Where the cache keeps (or a person places) the file of a registry entry."""
-    return weights_dir() / get_entry(name).file(role).filename
-
-
 def fetch(name_or_path: str | os.PathLike[str], role: str = "checkpoint", progress: Progress | None = None) -> Path:
     """A local file for a registry name (cached, else downloaded) or an existing path (returned as is)."""
     path = Path(name_or_path).expanduser()
