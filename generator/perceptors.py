@@ -262,23 +262,24 @@ def _from_file(arch: str | None, path: Path, spec: str) -> Perceptor:
     from open_clip.factory import load_checkpoint
 
     sha = weights.sha256_file(path)
+    entry = None
     if weights.is_torchscript(path):
         entry = next((e for e in weights.list_entries() if e.open_clip and e.file().sha256 == sha), None)
         if entry is None:
             raise UnsafeCheckpoint(f"{path} is a TorchScript archive (code, not weights) whose sha256 is not one of "
                                    "OpenAI's published CLIP files; give a .safetensors or state-dict file instead")
         arch = entry.open_clip["model"] if arch is None else _openai_arch(arch, entry.open_clip["pretrained"])
-        state_dict = _openai_state_dict(path)  # trusted: byte-identical to OpenAI's release
-        model = _build_arch(arch)
-        model.load_state_dict(state_dict, strict=True)
-    else:
-        if arch is None:
-            raise GeneratorError(f"say which architecture {path} holds: MODEL:{path} (e.g. ViT-B-32:{path})")
-        model = _build_arch(arch)
-        try:
+    elif arch is None:
+        raise GeneratorError(f"say which architecture {path} holds: MODEL:{path} (e.g. ViT-B-32:{path})")
+    model = _build_arch(arch)
+    try:
+        if entry is not None:
+            model.load_state_dict(_openai_state_dict(path), strict=True)  # trusted: byte-identical to OpenAI's
+        else:
             load_checkpoint(model, str(path), strict=True, weights_only=True)
-        except RuntimeError as exc:
-            raise GeneratorError(f"{path} does not fit CLIP {arch!r}: {' '.join(str(exc).split())[:300]}") from exc
+    except Exception as exc:  # a shape mismatch (RuntimeError) or objects weights_only refuses (UnpicklingError)
+        raise GeneratorError(f"{path} cannot be loaded into CLIP {arch!r}: {type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:300]}") from exc
     return Perceptor(spec, model.float(), open_clip.get_tokenizer(arch), OPENAI_MEAN, OPENAI_STD, sha)
 
 

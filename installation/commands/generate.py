@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from generator.pipeline import run as run_pipeline
 
     config = check(GenerateConfig.from_dict(settings_from_args(args), source="the options"))
-    threads = args.threads if args.threads is not None else (1 if config.preset == "tiny" else None)
+    threads = args.threads if args.threads is not None else (1 if config.vqgan.startswith("tiny") else None)
     if threads:
         torch.set_num_threads(threads)
     out = args.out or Path("generated") / datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -70,3 +70,12 @@ def test_local_dir_export_loads_like_the_original(tmp_path):
     texts = ["a coral reef"]
     assert torch.allclose(loaded.embed_images(images), tiny.embed_images(images), atol=1e-5)
     assert torch.allclose(loaded.encode_text(texts), tiny.encode_text(texts), atol=1e-5)
+
+
+def test_weights_file_of_another_model_is_explained(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"visual.proj": torch.zeros(3, 3)}, path)
+    with pytest.raises(GeneratorError, match="cannot be loaded into CLIP 'ViT-S-32'"):
+        load_perceptor(f"ViT-S-32:{path}")
+    with pytest.raises(GeneratorError, match="say which architecture"):
+        load_perceptor(str(path))
