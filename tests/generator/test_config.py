@@ -58,3 +58,9 @@ def test_size_must_fit_the_vqgan_cell(tmp_path):
         check(GenerateConfig(prompts=("a reef",), size=(300, 300)))
     with pytest.raises(GeneratorError, match="cannot read init image"):
         check(GenerateConfig(prompts=("a reef",), preset="tiny", init_image=str(tmp_path / "none.png")))
+
+
+def test_every_optimizer_name_has_a_class():
+    from generator import config, pipeline
+
+    assert set(pipeline.OPTIMIZERS) == set(config.OPTIMIZERS)
