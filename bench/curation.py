@@ -6,7 +6,8 @@
 Random weights time exactly like pretrained ones (same architecture, same FLOPs), so no download is needed.
 Measured: the aesthetic scorer (ViT-B/32 image tower + the LAION linear head, when ../shared/data holds it), the
 aligner (ViT-B/32 image tower through `generator.perceptors`, cosines to cached prompt embeddings), both together
-as `Curator.score` runs them on one batch, and the decoding of real JPEG photographs to 224 px tensors.
+as `Curator.score` runs them on one batch (two towers, or one when the scorer's head sits on the aligner's
+CLIP, e.g. laion-vit-b-32 on ViT-B-32:openai), and the decoding of real JPEG photographs to 224 px tensors.
 Prints a table and writes bench/results/curation-cpu.json (atomically).
 """
 
@@ -96,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
                 aligner.align(im, p, t)
 
             record("both (as Curator.score runs them)", b, both)
+
+            def shared(im: torch.Tensor = images, p: list[str] = prompts, t: list[list[str]] = theme_prompts) -> None:
+                feats = aligner.encoder.encode_images(im)
+                scorer.score_embeddings(feats)
+                aligner.align_features(feats, p, t)
+
+            record("both, one shared tower", b, shared)
 
     photos = sorted((SHARED / "nature").glob("*.jpg"))
     if photos:

@@ -79,10 +79,17 @@ def make_studio(root: Path, n: int, broken: bool = True) -> Studio:
     return studio
 
 
+def step(app: GalleryApp, dt: float):
+    frame = app.step(dt)
+    if app.quit:  # SDL turns SIGINT/SIGTERM into a quit event, which the loop takes
+        raise KeyboardInterrupt
+    return frame
+
+
 def step_until(app: GalleryApp, done, dt: float = 0.05, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        frame = app.step(dt)
+        frame = step(app, dt)
         if done(frame):
             return frame
         time.sleep(0.002)
@@ -99,7 +106,7 @@ def crossfade_fps(studio: Studio, size: tuple[int, int], frames: int, **config) 
         step_until(app, lambda f: f.current is not None and f.incoming is not None and 0.05 < f.alpha < 0.5)
         draws, t0, c0 = app.draws, time.perf_counter(), time.thread_time()
         for _ in range(frames):
-            frame = app.step(1e-6)  # alpha still moves, so every step draws, and the fade never ends meanwhile
+            frame = step(app, 1e-6)  # alpha still moves, so every step draws, and the fade never ends meanwhile
         seconds, cpu = time.perf_counter() - t0, time.thread_time() - c0
         assert frame.incoming is not None and app.draws - draws == frames, "every measured frame was a crossfade"
     finally:
@@ -150,7 +157,7 @@ def rss_over_transitions(studio: Studio, transitions: int, size: tuple[int, int]
         samples.append((0, rss_bytes()))
         every = max(1, transitions // 10)
         while count < transitions:
-            frame = app.step(0.05)
+            frame = step(app, 0.05)
             if frame.current is not None and frame.current != last:
                 last, count = frame.current, count + 1
                 if count % every == 0:

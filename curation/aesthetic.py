@@ -10,8 +10,8 @@ Two kinds of head sit on the tower's L2-normalised image embedding:
   ends, so its mean leans towards 5.5 near 1 and 10; `score` never does).
 
 `load_scorer(spec)` builds either from a name ("tiny", a registry name), a run folder, a checkpoint folder or file, or a
-public head file. Nothing here downloads unless a name that needs a download is asked for, and then only through the
-cache at $DSTRTD_CACHE (else ~/.cache/dstrtd).
+public head file. Nothing here downloads unless a name that needs a download is asked for, and then only through
+`generator.weights` / `generator.perceptors` into the cache at $DSTRTD_CACHE (else ~/.cache/dstrtd).
 """
 
 from __future__ import annotations
@@ -429,12 +429,10 @@ class PublicHead(nn.Module):
         """Strictly load a state dict with upstream's key names."""
         if self.format == "laion-linear":
             state = {f"linear.{k}": v for k, v in state.items()}
-        elif self.format == "improved-mlp":
-            state = {k: v for k, v in state.items()}
         try:
             self.net.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            raise ScorerError(f"{self.format} head does not match its file: {exc}") from exc
+            raise ScorerError(f"{self.format} head does not match its file: {' '.join(str(exc).split())}") from exc
 
 
 def _check_embeddings(embeddings: torch.Tensor, in_dim: int) -> None:
@@ -715,7 +713,7 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Aes
     try:
         scorer.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ScorerError(f"{weights_path} does not match {config_path}: {exc}") from exc
+        raise ScorerError(f"{weights_path} does not match {config_path}: {' '.join(str(exc).split())}") from exc
     scorer.meta["weights_sha256"] = sha
     return scorer.to(device).eval()
 

@@ -103,6 +103,13 @@ class Curator:
     def scorer_version(self) -> str:
         return scorer_version(self.scorer)
 
+    @property
+    def shares_tower(self) -> bool:
+        """True when the scorer's CLIP tower is the aligner's encoder (e.g. laion-vit-b-32 on ViT-B-32:openai): the
+        scorer's head then reads the encoder's embeddings and each image goes through CLIP once, not twice."""
+        clip = (getattr(self.scorer, "meta", None) or {}).get("clip")
+        return bool(clip) and clip == self.aligner.encoder.name and hasattr(self.scorer, "score_embeddings")
+
     # -- scoring ----------------------------------------------------------------------------------------------------
 
     def _theme_prompts(self) -> dict[str, tuple[str, ...]]:
@@ -131,16 +138,19 @@ class Curator:
         for start in range(0, len(todo), self.batch_size):
             batch = todo[start:start + self.batch_size]
             images = load_images([self.catalog.abspath(p.file) for p in batch], resolution)
-            with torch.inference_mode():
-                aesthetic = self.scorer.score(images.to(device)).float().cpu()
             feats = self.aligner.encoder.encode_images(images)
+            with torch.inference_mode():
+                if self.shares_tower:  # one CLIP forward pass serves both curators
+                    aesthetic = self.scorer.score_embeddings(feats.to(device)).float().cpu()
+                else:
+                    aesthetic = self.scorer.score(images.to(device)).float().cpu()
             for p, f in zip(batch, feats, strict=True):
                 self.cache.put(p.sha256, f)
             alignments = self.aligner.align_features(
                 feats, [p.prompt for p in batch], [themes.get(p.theme, ()) if p.theme else () for p in batch])
             for p, a_value, al in zip(batch, aesthetic.tolist(), alignments, strict=True):
                 self.catalog.add_score(p.id, AESTHETIC, a_value, version=self.scorer_version,
-                                       details={"scorer": self.scorer_version})
+                                       details={"scorer": self.scorer_version, "shared_tower": self.shares_tower})
                 if al.value is not None:
                     self.catalog.add_score(p.id, ALIGNMENT, al.value, version=self.aligner.version,
                                            details=al.details)

@@ -34,9 +34,9 @@ DEMO_POLICY: dict[str, Any] = {"min_aesthetic": 1.0, "min_alignment": -1.0, "dup
 
 REAL_WEIGHTS_NOTE = """\
 These pieces come from tiny random networks, so they look like noise and their scores mean nothing. For real art:
-  dstrtd weights download imagenet_16384     (VQGAN ImageNet f16 16384 + OpenAI CLIP ViT-B/32, ~1.5 GB)
+  dstrtd weights fetch vqgan_imagenet_f16_16384 clip_vit_b_32_openai    (~1.3 GB into the weights cache)
   dstrtd studio --studio {studio} --preset imagenet_16384 --device cuda --scorer laion-vit-b-32
-or pass local files (`--vqgan CONFIG:PATH`, perceptor `ViT-B-32:/path/to/weights`) where there is no network."""
+Offline, place the files by hand (`dstrtd weights list` says where) or pass local paths where a name is asked."""
 
 
 @dataclass

@@ -22,6 +22,7 @@ The generate step and the curator are injectable (`Backend`, `Curator`), so test
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
@@ -61,7 +62,7 @@ class _Interrupted(Exception):
 
 @dataclass(frozen=True)
 class WorkerOptions:
-    preset: str = "tiny"
+    preset: str | None = None  # None: the generator's default preset (imagenet_16384); "tiny" runs offline
     device: str = "auto"
     worker: str | None = None  # name recorded on claimed jobs; default host:pid
     max_jobs: int | None = None  # stop after this many jobs are done or failed
@@ -219,6 +220,10 @@ class StudioWorker:
         self.backend: Backend = backend or PipelineBackend()
         self.catalog = catalog or studio.catalog()
         self._own_catalog = catalog is None
+        if self.options.preset is None:
+            from generator.config import DEFAULT_PRESET
+
+            self.options = dataclasses.replace(self.options, preset=DEFAULT_PRESET)
         self.name = self.options.worker or default_worker_name()
         self._curator = curator
         self._stop = threading.Event()

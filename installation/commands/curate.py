@@ -100,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
     studio = open_studio(args.studio)
     policy = load_policy(args.policy, studio.root)
     with studio.catalog() as cat:
+        # the models first: a scorer that cannot load must fail before anything is imported
+        curator = Curator.load(cat, scorer=args.scorer, encoder=args.encoder, policy=policy, device=args.device,
+                               batch_size=args.batch_size)
         if args.images:
             folder_pieces, new = import_images(cat, Path(args.images), theme=args.theme, prompt=args.prompt)
             print(f"imported {new} new image(s) from {args.images} ({len(folder_pieces) - new} already in the catalog)")
@@ -109,8 +112,6 @@ def run(args: argparse.Namespace) -> int:
         if not pieces:
             print("nothing to curate: no piece is waiting (status 'generated')")
             return 0
-        curator = Curator.load(cat, scorer=args.scorer, encoder=args.encoder, policy=policy, device=args.device,
-                               batch_size=args.batch_size)
         rows = curator.curate(pieces, rescore=args.rescore)
     if args.json:
         print(json.dumps([r.__dict__ | {"reasons": list(r.reasons)} for r in rows], indent=2))

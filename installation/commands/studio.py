@@ -29,7 +29,8 @@ def generator_overrides(args: argparse.Namespace) -> dict:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_studio_argument(parser)
-    parser.add_argument("--preset", default="tiny", help="generator preset (tiny runs offline with random weights)")
+    parser.add_argument("--preset", default=None,
+                        help="generator preset (default imagenet_16384; tiny runs offline with random weights)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (one worker per GPU)")
     parser.add_argument("--worker", default=None, help="worker name recorded on its jobs (default host:pid)")
     parser.add_argument("--max-jobs", dest="max_jobs", type=int, default=None, help="stop after N jobs")

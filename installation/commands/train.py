@@ -116,6 +116,7 @@ def resolve_scorer_config(args: argparse.Namespace):  # -> TrainConfig
         if not saved_path.is_file():
             raise FileNotFoundError(f"nothing to resume: {saved_path} does not exist")
         saved = json.loads(saved_path.read_text(encoding="utf-8"))["train"]
+        saved["max_steps"] = None  # a stop the last run asked for is not a stop for this one
         return TrainConfig.from_dict({**saved, **given, "out": args.out})
     if "data" not in given:
         raise UsageError("--data FILE_OR_DIR is required (or --resume an existing run)")

@@ -35,6 +35,7 @@ FIELD_OPTIONS: dict[str, dict[str, Any]] = {
     "temp": {"type": float, "help": "temperature of the CLIP and SogCLR losses"},
     "grad_clip": {"type": float, "help": "max gradient norm (0: off)"},
     "val_fraction": {"type": float, "help": "share of pairs held out for evaluation"},
+    "eval_data": {"help": "evaluate on this manifest instead of a held-out share (labels give zero-shot accuracy)"},
     "data_fraction": {"type": float, "help": "train on this share of the training pairs"},
     "precision": {"choices": ("amp", "fp32"), "help": "amp = mixed precision, CUDA only"},
     "device": {"help": "auto, cpu, cuda or cuda:N"},

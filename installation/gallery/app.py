@@ -96,6 +96,7 @@ class GalleryApp:
         self._deferred: list[Done] = []  # decoded pieces waiting for the end of a crossfade to be converted
         self._wanted: set[int] = set()  # what the last frame wanted decoded
         self._failures: dict[int, tuple[str, str]] = {}  # piece -> (sha256, reason) last logged
+        self._converted: set[tuple[int, str]] = set()  # (piece, sha256) whose mode conversion was logged
         self._drawn_key: tuple | None = None
         self._drawn_at = 0.0
         self._dirty = True
@@ -278,8 +279,12 @@ class GalleryApp:
             elif in_transition:
                 keep.append(done)
             elif done.prepared is not None and self.renderer.add(piece.id, piece.sha256, done.prepared):
+                mode = done.prepared.source_mode
+                if mode != "RGB" and (piece.id, piece.sha256) not in self._converted:
+                    log.info("piece %s is %s; shown converted to RGB", piece.slug, mode)
+                    self._converted.add((piece.id, piece.sha256))
                 log.debug("piece %s decoded in %.0f ms (%dx%d %s)", piece.slug, done.seconds * 1000,
-                          *done.prepared.source_size, done.prepared.source_mode)
+                          *done.prepared.source_size, mode)
         self._deferred = keep
 
     def _report_failure(self, pid: int, slug: str, sha256: str, reason: str, path: str) -> None:

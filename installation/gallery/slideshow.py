@@ -1,6 +1,6 @@
 """The slideshow as a pure state machine: `tick(dt)` says what to draw; nothing here knows pygame or files.
 
-The loop feeds it the catalog's pieces (`set_pieces`), which pieces are decoded (`mark_ready`) or broken
+The loop feeds it the catalog's pieces (`set_pieces`), which pieces are decoded (`set_ready`) or broken
 (`mark_failed`), and the visitor's or the web's commands (`next`, `previous`, `pause`, ...). It answers with a
 `Frame`: the piece on screen, the piece fading in and its opacity, each one's pan/zoom, the overlays to draw, whether
 the screen is blank (closed hours), and which pieces it wants decoded soon (`wanted`).
@@ -136,10 +136,6 @@ class Slideshow:
         if self.current is not None and self.current not in new:
             self._leave_current()
 
-    def mark_ready(self, piece_id: int) -> None:
-        if piece_id in self.pieces:
-            self._ready.add(piece_id)
-
     def set_ready(self, piece_ids: Iterable[int]) -> None:
         """Exactly these pieces are decoded and drawable (the renderer's cache, which also forgets)."""
         self._ready = set(piece_ids) & set(self.pieces)
@@ -150,7 +146,7 @@ class Slideshow:
         self._failed[piece_id] = (piece.sha256 if piece else "", self._clock)
         self._ready.discard(piece_id)
         if self.upcoming == piece_id:
-            self.upcoming = None
+            self.upcoming, self._resume_elapsed = None, 0.0
 
     def forget_failures(self) -> None:
         """Try every piece again (the "reload" command)."""

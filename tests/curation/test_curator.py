@@ -148,3 +148,23 @@ def test_embedding_cache_is_atomic_and_tolerant(tmp_path: Path) -> None:
     assert cache.get("bad") is None
     with pytest.raises(ValueError, match="plain names"):
         cache.get("../x")
+
+
+def test_a_scorer_on_the_encoders_tower_reuses_its_embeddings(filled) -> None:
+    cat, _ = filled
+
+    class HeadOnly(RednessScorer):
+        meta = {"clip": "colour"}  # the same CLIP as the encoder's name
+
+        def score(self, images):
+            raise AssertionError("the tower should not run twice")
+
+        def score_embeddings(self, embeddings):
+            return 1 + 9 * embeddings[:, 0]
+
+    curator = Curator(cat, scorer=HeadOnly(), aligner=Aligner(ColourEncoder()))
+    assert curator.shares_tower
+    assert curator.score(cat.list_pieces()) == 4
+    red = cat.list_pieces()[0]
+    assert red.scores[AESTHETIC] > 9 and cat.scores(red.id)[0].details["shared_tower"] is True
+    assert not Curator(cat, scorer=RednessScorer(), aligner=Aligner(ColourEncoder())).shares_tower

@@ -113,3 +113,23 @@ def test_studio_command_runs_queued_jobs_on_tiny(studio, capsys: pytest.CaptureF
     assert piece["seed"] == 3 and piece["size"] == [48, 48] and piece["status"] != "generated"
     assert main(["studio", "--studio", root, "--preset", "nope", "--idle-exit"]) == 2
     assert "unknown preset 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("weights", ["missing", "corrupt"])
+def test_studio_stops_on_missing_or_corrupt_weights(studio, weights: str, monkeypatch: pytest.MonkeyPatch,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    import os
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    if weights == "corrupt":
+        cache = Path(os.environ["DSTRTD_CACHE"]) / "weights"
+        cache.mkdir(parents=True)
+        (cache / "vqgan_imagenet_f16_1024.ckpt").write_bytes(os.urandom(4096))
+    root = str(studio.root)
+    assert main(["queue", "--studio", root, "a coral reef:1"]) == 0
+    assert main(["studio", "--studio", root, "--preset", "imagenet_1024", "--device", "cpu", "--no-sample"]) == 2
+    assert "cannot load the models of preset 'imagenet_1024'" in caplog.text
+    assert "vqgan_imagenet_f16_1024" in caplog.text
+    with studio.catalog() as cat:
+        [job] = cat.list_jobs()
+        assert (job.status, job.attempts) == ("queued", 0)  # untouched: the worker stopped before claiming

@@ -22,7 +22,8 @@ SMALL = {"size": [32, 32], "steps": 3, "cutn": 8}
 
 def worker(studio, cat: Catalog, backend: FakeBackend, **options) -> tuple[StudioWorker, AcceptAll]:
     curator = AcceptAll(cat)
-    opts = WorkerOptions(**{"idle_exit": True, "sample": False, "worker": "test-worker", "overrides": SMALL,
+    opts = WorkerOptions(**{"preset": "tiny", "idle_exit": True, "sample": False, "worker": "test-worker",
+                            "overrides": SMALL,
                             **options})
     return StudioWorker(studio, opts, backend=backend, curator=curator, catalog=cat), curator
 
@@ -197,7 +198,8 @@ def test_a_failed_curation_leaves_the_piece_undecided_and_the_next_start_decides
         def curate(self, pieces):
             raise RuntimeError("scorer exploded")
 
-    w = StudioWorker(studio, WorkerOptions(idle_exit=True, sample=False, overrides=SMALL), backend=FakeBackend(),
+    w = StudioWorker(studio, WorkerOptions(preset="tiny", idle_exit=True, sample=False, overrides=SMALL),
+                     backend=FakeBackend(),
                      curator=Broken(cat), catalog=cat)
     assert w.run() == 0
     piece = cat.get_piece(cat.get_job(job_id).piece_id)

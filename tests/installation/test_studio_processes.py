@@ -27,7 +27,7 @@ WORKER = textwrap.dedent("""
     from installation.studio import StudioWorker, WorkerOptions
     studio = open_studio(sys.argv[2])
     cat = studio.catalog()
-    options = WorkerOptions(idle_exit=True, sample=False, worker=sys.argv[3] or None,
+    options = WorkerOptions(preset="tiny", idle_exit=True, sample=False, worker=sys.argv[3] or None,
                             overrides={"size": [32, 32], "steps": int(sys.argv[4])})
     backend = FakeBackend(step_s=float(sys.argv[5]))
     sys.exit(StudioWorker(studio, options, backend=backend, curator=AcceptAll(cat), catalog=cat).run())
@@ -83,7 +83,8 @@ def test_kill_9_then_restart_finishes_the_job(studio) -> None:
             if proc.poll() is None:
                 proc.kill()
         assert cat.get_job(job_id).status == "running"  # left behind by the dead process
-        w = StudioWorker(studio, WorkerOptions(idle_exit=True, sample=False, overrides={"size": [32, 32], "steps": 2}),
+        w = StudioWorker(studio, WorkerOptions(preset="tiny", idle_exit=True, sample=False,
+                                               overrides={"size": [32, 32], "steps": 2}),
                          backend=FakeBackend(), curator=AcceptAll(cat), catalog=cat)
         assert w.run() == 0  # requeues the dead worker's job at start, then runs it
         job = cat.get_job(job_id)

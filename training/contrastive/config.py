@@ -28,6 +28,7 @@ PRECISIONS = ("amp", "fp32")
 class TrainConfig:
     # -- data
     val_fraction: float = 0.2  # held out for retrieval/zero-shot evaluation; 0 evaluates on the training rows
+    eval_data: str = ""  # a separate manifest to evaluate on instead (seed 002: COCO and ImageNet); all rows train
     data_fraction: float = 1.0  # seed 002 phase 1 searches on 20% of the training rows
     background: str = "#ffffff"  # transparent cut-outs are composited onto this colour
     resize: str = "pad"  # "pad" keeps a whole cut-out (pad to square, then resize); "crop" is CLIP's centre crop

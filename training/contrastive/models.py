@@ -73,6 +73,7 @@ def create_encoder(name: str, *, embed_dim: int | None = None, temperature: floa
     import open_clip
     from open_clip.model import CLIP, CustomTextCLIP
 
+    ours = (MODEL_CONFIG_DIR / f"{name}.json").is_file()
     cfg = dict(model_config(name))
     if embed_dim is not None:
         cfg["embed_dim"] = int(embed_dim)
@@ -84,7 +85,7 @@ def create_encoder(name: str, *, embed_dim: int | None = None, temperature: floa
     with fork:
         if seed is not None:
             torch.manual_seed(seed)
-        if (MODEL_CONFIG_DIR / f"{name}.json").is_file():
+        if ours:
             model_cls = CustomTextCLIP if cfg.pop("custom_text", False) else CLIP
             model = model_cls(**cfg)
         else:
@@ -95,7 +96,7 @@ def create_encoder(name: str, *, embed_dim: int | None = None, temperature: floa
     model.logit_scale.requires_grad_(learnable_temperature)
 
     context_length = int(text_cfg.get("context_length", 77))
-    if (MODEL_CONFIG_DIR / f"{name}.json").is_file():
+    if ours:
         tokenizer = open_clip.SimpleTokenizer(context_length=context_length)
     else:
         tokenizer = open_clip.get_tokenizer(name)

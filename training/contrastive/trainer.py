@@ -117,7 +117,9 @@ class Trainer:
         records = manifest.records if manifest is not None else list(data)  # type: ignore[arg-type]
         self.source = str(manifest.source) if manifest is not None else "records"
         self.skipped = len(manifest.skipped) if manifest is not None else 0
-        if cfg.val_fraction > 0:
+        if cfg.eval_data:
+            train, val = list(records), read_manifest(cfg.eval_data).records
+        elif cfg.val_fraction > 0:
             train, val = split_records(records, cfg.val_fraction, cfg.seed)
         else:
             train, val = list(records), []
@@ -133,8 +135,11 @@ class Trainer:
         self.encoder: Encoder = create_encoder(cfg.model, embed_dim=cfg.embed_dim, temperature=cfg.temp,
                                                learnable_temperature=learn_temp, seed=cfg.seed)
         enc = self.encoder
-        make = lambda recs: ImageTextDataset(recs, enc.tokenizer, enc.image_size, enc.mean, enc.std,  # noqa: E731
-                                             background=cfg.background, resize=cfg.resize)
+
+        def make(recs: Sequence[Record]) -> ImageTextDataset:
+            return ImageTextDataset(recs, enc.tokenizer, enc.image_size, enc.mean, enc.std,
+                                    background=cfg.background, resize=cfg.resize)
+
         self.train_set = make(train)
         self.val_set = make(val) if val else None
         self.train_eval_set = make(train[:cfg.eval_train_max]) if cfg.eval_train_max else None
@@ -393,9 +398,3 @@ class Trainer:
         if on_epoch is not None:
             on_epoch(self.epoch - 1, entry)
 
-
-def train(config: TrainConfig, data: str | Path | Manifest | Sequence[Record], out: str | Path | None, *,
-          resume: bool = True, max_steps: int | None = None,
-          on_step: Callable[[StepInfo], None] | None = None) -> TrainResult:
-    """Build a `Trainer` and run it (the one-call form the CLI and the search use)."""
-    return Trainer(config, data, out, resume=resume).fit(max_steps=max_steps, on_step=on_step)

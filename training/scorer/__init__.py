@@ -1,4 +1,12 @@
 """How the aesthetic scorer is made: rated data, losses, the seed 000 schedule, the trainer, metrics and plots.
 
-Import the submodules (`training.scorer.trainer`, `.losses`, ...); this package itself loads nothing heavy.
+- `data`: ratings files (CSV/JSONL, votes or means, groups) and rating folders; splits; a Dataset that never crashes
+  an epoch on a bad image.
+- `losses`: EMD, mixed (L1+L2+L3), MSE, L1, Huber, log-cosh, MAPE; per-sample weights to balance groups.
+- `schedule`: named JSON schedules (`schedules/seed000.json` is seed 000's recipe); head-only stages (seed 001).
+- `trainer`: `train_scorer(TrainConfig(...))`, run folder, exact resume. `metrics`, `plots`, `synthetic` (the proof).
+
+Not done: seed 000's "logits per text" variant (regressing image-text logits against rating prompts).
+
+Import the submodules; this package itself loads nothing heavy.
 """

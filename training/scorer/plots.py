@@ -14,13 +14,14 @@ def plot_curves(history: dict[str, Any], path: str | Path) -> Path:
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(11, 4.2), dpi=100)
     ax_loss, ax_val = fig.subplots(1, 2)
     # a fixed layout: tight_layout measures every text box and costs seconds on a busy two-core machine
-    fig.subplots_adjust(left=0.07, right=0.93, bottom=0.12, top=0.92, wspace=0.3)
+    fig.subplots_adjust(left=0.08, right=0.9, bottom=0.12, top=0.92, wspace=0.32)
 
     steps = history.get("steps", [])
     for name in dict.fromkeys(s["loss_name"] for s in steps):
@@ -50,13 +51,14 @@ def plot_curves(history: dict[str, Any], path: str | Path) -> Path:
     correlations = [r["val"][k] for r in with_val for k in ("plcc", "srcc") if math.isfinite(r["val"][k])]
     ax_val.set_ylim(min([0.0, *correlations]) - 0.02, 1.02)
     ax_val.set_xlabel("epoch")
+    ax_val.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_val.set_ylabel("correlation")
     ax_val.set_title("validation")
     if with_val:
         ax_mse = ax_val.twinx()
         mses = [r["val"]["mse"] for r in with_val]
         ax_mse.plot(xs, mses, "^--", color="tab:red", label="MSE")
-        if all(math.isfinite(m) and m > 0 for m in mses):
+        if all(math.isfinite(m) and m > 0 for m in mses) and max(mses) > 20 * min(mses):
             ax_mse.set_yscale("log")
         ax_mse.set_ylabel("MSE (ratings^2)")
         lines = ax_val.get_legend_handles_labels()

@@ -409,7 +409,8 @@ class ScorerTrainer:
             try:
                 model.load_state_dict(checkpoint["model"], strict=True)
             except RuntimeError as exc:
-                raise TrainingError(f"{self._checkpoint_path()} does not fit this model: {exc}") from exc
+                raise TrainingError(f"{self._checkpoint_path()} does not fit this model: "
+                                    f"{' '.join(str(exc).split())}") from exc
             history = checkpoint["history"]
             start_epoch, start_batch, step = (checkpoint["progress"][k] for k in ("epoch", "batch", "step"))
             stage_state = checkpoint.get("stage_state")

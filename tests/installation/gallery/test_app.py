@@ -116,6 +116,7 @@ def test_cycles_the_good_pieces_and_never_shows_a_broken_one(studio, make_app, c
     assert "file is missing" in caplog.text and "over the limit" in caplog.text
     assert "not a readable image" in caplog.text
     assert caplog.text.count("file is missing") == 1, "a broken piece is reported once, not every cycle"
+    assert "is CMYK; shown converted to RGB" in caplog.text and "is I;16; shown converted" in caplog.text
 
 
 def test_new_pieces_appear_and_rejected_ones_disappear_without_restart(studio, make_app):
@@ -170,6 +171,12 @@ def test_keyboard(studio, make_app):
     press(pygame.K_o)
     frame = run_until(app, lambda f: f.paused)
     assert frame.overlays == frozenset()
+    press(pygame.K_f)  # fullscreen: the dummy driver's whole 1024x768 "monitor"
+    run_until(app, lambda f: app.screen.get_size() == pygame.display.get_desktop_sizes()[0])
+    assert app.renderer.size == app.screen.get_size()
+    press(pygame.K_f)
+    run_until(app, lambda f: app.screen.get_size() == (320, 180) and f.current == ids[0])
+    assert close_to(centre_colour(app), RED), "the piece is back at the window's size"
     press(pygame.K_ESCAPE)
     app.step(0.05)
     assert app.quit
@@ -317,3 +324,23 @@ def test_each_showing_decodes_its_piece_once(studio, make_app):
 
     run_until(app, count, timeout=20)
     assert len(decoded) <= len(shown) + 2, f"{len(decoded)} decodes for {len(shown)} showings"
+
+
+def test_sigterm_stops_cleanly_and_saves_the_position(studio):
+    """A service manager stops the display with SIGTERM; SDL turns it into a quit event the loop takes."""
+    import signal
+
+    add(studio, RED)
+    add(studio, GREEN)
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+    proc = subprocess.Popen([sys.executable, "-m", "installation", "gallery", "--studio", str(studio.root),
+                             "--windowed", "320x180", "--seconds", "60", "--crossfade", "0.2"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    state = studio.root / "gallery-state.json"
+    deadline = time.monotonic() + 30
+    while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=20)[0]
+    assert proc.returncode == 0, output
+    assert "gallery stopped" in output and state.exists()

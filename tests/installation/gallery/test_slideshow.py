@@ -20,7 +20,7 @@ def test_nothing_is_shown_before_it_is_decoded(sim):
     assert all(f.current is None and f.incoming is None for f in frames)
     assert frames[-1].wanted, "it asks for the first piece to be decoded"
     first = frames[-1].wanted[0]
-    show.mark_ready(first)
+    show.set_ready([first])
     show.tick(0.1)
     frame = show.tick(0.1)
     assert frame.current is None and frame.incoming == first and 0 < frame.alpha < 1  # fades in from black

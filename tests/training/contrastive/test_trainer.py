@@ -75,3 +75,8 @@ def test_resume_refuses_changed_settings(pairs: Path, tmp_path: Path, tiny_confi
 def test_cpu_runs_float32_even_when_amp_is_asked(pairs: Path, tiny_config) -> None:
     trainer = Trainer(tiny_config.replace(precision="amp", device="cpu"), pairs, None)
     assert trainer.amp_dtype is None and not trainer.scaler.is_enabled()
+
+
+def test_a_separate_evaluation_set(pairs: Path, tiny_config) -> None:
+    trainer = Trainer(tiny_config.replace(eval_data=str(pairs)), pairs, None)
+    assert len(trainer.train_set) == 24 and trainer.val_set is not None and len(trainer.val_set) == 24

@@ -1,0 +1,1 @@
+"""Registry of public aesthetic heads (registry.json); data only."""

@@ -1,0 +1,62 @@
+"""`dstrtd train scorer` end to end on the tiny tower, through `installation.cli.main`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from installation.cli import main
+from training.scorer.synthetic import write_synthetic_ratings
+
+
+@pytest.fixture(scope="module")
+def ratings(tmp_path_factory):
+    return write_synthetic_ratings(tmp_path_factory.mktemp("rated"), n=20, size=32, seed=2)
+
+
+def test_train_scorer_writes_a_run_folder_and_resumes(ratings, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "scorer", "--data", str(ratings), "--tower", "tiny", "--schedule", "seed000",
+            "--epochs-scale", "0.1", "--batch-size", "8", "--out", str(out), "--max-steps", "4"]
+    assert main(argv) == 0
+    printed = capsys.readouterr()
+    assert "stopped early (resume with --resume)" in printed.out
+    assert "train scorer" in printed.err  # the progress bar
+    for name in ("config.json", "metrics.json", "steps.csv", "train.log", "checkpoints/last.pt",
+                 "scorer/scorer.json", "scorer/scorer.safetensors"):
+        assert (out / name).is_file(), name
+    resolved = json.loads((out / "config.json").read_text())
+    assert resolved["train"]["epochs_scale"] == 0.1 and resolved["train"]["tower"] == "tiny"
+    assert "training tiny on" in (out / "train.log").read_text()
+
+    assert main(["train", "scorer", "--out", str(out), "--resume", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "scorer training finished: 3 epoch(s)" in printed and "PLCC" in printed
+    assert (out / "plots" / "curves.png").is_file()
+    # the result is a scorer like any other
+    from curation.aesthetic import load_scorer
+
+    assert load_scorer(str(out)).name == "run"
+
+
+def test_train_scorer_usage_errors(ratings, tmp_path, capsys):
+    assert main(["train", "scorer", "--out", str(tmp_path / "x")]) == 2
+    assert "--data FILE_OR_DIR is required" in capsys.readouterr().err
+    assert main(["train", "scorer", "--data", str(ratings), "--out", str(tmp_path / "y"), "--schedule", "nope"]) == 2
+    assert "unknown schedule 'nope'; known:" in capsys.readouterr().err
+    assert main(["train", "scorer", "--data", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "z")]) == 2
+    assert "rated data not found" in capsys.readouterr().err
+    assert main(["train", "scorer", "--out", str(tmp_path / "never"), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    assert main(["train"]) == 2
+    assert "scorer or encoder" in capsys.readouterr().err
+
+
+def test_list_schedules_and_encoder_subcommand(capsys):
+    assert main(["train", "scorer", "--list-schedules"]) == 0
+    out = capsys.readouterr().out
+    assert "seed000" in out and "adamw lr 0.0001 x6 mse/l1/mixed" in out
+    with pytest.raises(SystemExit):
+        main(["train", "encoder", "--help"])
+    assert "encoder" in capsys.readouterr().out

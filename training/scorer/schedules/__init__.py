@@ -1,0 +1,1 @@
+"""Named training schedules of the aesthetic scorer (JSON files); data only."""
