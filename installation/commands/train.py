@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from installation.commands._common import RunLogFile
+
 log = logging.getLogger(__name__)
 
 # option -> TrainConfig field; each option's name is its field's name
@@ -123,30 +125,6 @@ def resolve_scorer_config(args: argparse.Namespace):  # -> TrainConfig
     return TrainConfig(out=args.out, **given)
 
 
-class _LogFile:
-    """INFO and up from every logger into `path` while the run lasts, leaving the console as the CLI set it."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.handler = logging.FileHandler(path, encoding="utf-8")
-        self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-        self.handler.setLevel(logging.INFO)
-        self.root = logging.getLogger()
-        self.level = self.root.level
-        self.pinned = [h for h in self.root.handlers if h.level == logging.NOTSET]
-        for h in self.pinned:
-            h.setLevel(self.level)
-        self.root.addHandler(self.handler)
-        self.root.setLevel(min(self.level or logging.WARNING, logging.INFO))
-
-    def close(self) -> None:
-        self.root.removeHandler(self.handler)
-        self.handler.close()
-        self.root.setLevel(self.level)
-        for h in self.pinned:
-            h.setLevel(logging.NOTSET)
-
-
 class _Progress:
     """A tqdm bar over the run's steps, with the epoch, loss and last validation PLCC."""
 
@@ -198,7 +176,7 @@ def run_scorer(args: argparse.Namespace) -> int:
 
     config = resolve_scorer_config(args)
     out = Path(config.out)
-    log_file = _LogFile(out / "train.log")
+    log_file = RunLogFile(out / "train.log")
     progress = _Progress(args.progress)
     try:
         result = train_scorer(config, resume=args.resume, on_event=progress)

@@ -2,10 +2,12 @@
 hyper-parameters with Optuna (`--search`).
 
     dstrtd train encoder --data captions.csv --loss isogclr --model tiny --epochs 5 --batch-size 32 --out RUN
+    dstrtd train encoder --out RUN --resume                  # continue exactly where it stopped
+    dstrtd train encoder --out RUN --resume --epochs 40      # ... and train for longer
     torchrun --nproc-per-node 2 "$(which dstrtd)" train encoder --data ... --out RUN     # data-parallel
 
 The run folder gets config.json, train.log, metrics.json, loss.png, metrics.png, checkpoints/ and encoder/
-(open_clip local-dir format). Running the same command again resumes from checkpoints/last.pt.
+(open_clip local-dir format: open_clip.create_model("local-dir:RUN/encoder")).
 Nothing heavy is imported until the command runs.
 """
 
@@ -17,6 +19,8 @@ import logging
 import sys
 from pathlib import Path
 from typing import Any
+
+from installation.commands._common import RunLogFile
 
 log = logging.getLogger(__name__)
 
@@ -45,32 +49,36 @@ FIELD_OPTIONS: dict[str, dict[str, Any]] = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True,
-                        help="CSV or JSONL manifest (image path + caption [+ label]), or a tuxpaint captions folder")
-    parser.add_argument("--out", required=True, help="run folder (resumed when it holds a checkpoint)")
-    parser.add_argument("--config", default="seed002",
+    parser.add_argument("--data", default=None,
+                        help="CSV or JSONL manifest (image path + caption [+ label]), or a tuxpaint captions folder "
+                             "(required unless --resume)")
+    parser.add_argument("--out", required=True, help="run folder")
+    parser.add_argument("--config", default=None,
                         help="named settings (seed002, seed002-phase3, tiny) or a JSON file (default: seed002, "
                              "seed 002's Table 1)")
     for name, kwargs in FIELD_OPTIONS.items():
         parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None, **kwargs)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                         help="set any other config field, e.g. --set sogclr_gamma=0.9 (repeatable)")
-    parser.add_argument("--no-resume", dest="resume", action="store_false",
-                        help="start over even if the run folder holds a checkpoint")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its last checkpoint (settings and data come from the "
+                             "run; options given here go on top, where a resume allows them)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop (with a checkpoint) after this many steps")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     search = parser.add_argument_group("hyper-parameter search (Optuna, seed 002's phases)")
     search.add_argument("--search", action="store_true",
                         help="phase 1: --trials trials of --search-epochs epochs on --search-fraction of the "
-                             "training pairs; phase 2: the best settings on all of them for --epochs")
+                             "training pairs; phase 2: the best settings on all of them for --epochs. Run it again "
+                             "to add trials to the same study (in --out/search.db) and continue phase 2")
     search.add_argument("--trials", type=int, default=20, help="trials to add to the study (default 20)")
     search.add_argument("--search-fraction", type=float, default=0.2, help="phase-1 share of the training pairs")
     search.add_argument("--search-epochs", type=int, default=10, help="phase-1 epochs per trial")
 
 
-def resolve_config(args: argparse.Namespace):
-    """The named/JSON config with the options the user gave applied on top."""
-    from training.contrastive.config import load_config
+def resolve_config(args: argparse.Namespace):  # -> tuple[TrainConfig, str]
+    """The settings and the data for this run: a named/JSON config (or, with --resume, the run's own) with the
+    options the user gave applied on top."""
+    from training.contrastive.config import TrainConfig, load_config
     from training.contrastive.errors import ContrastiveError
 
     changes: dict[str, Any] = {name: getattr(args, name) for name in FIELD_OPTIONS
@@ -80,31 +88,21 @@ def resolve_config(args: argparse.Namespace):
         if not sep:
             raise ContrastiveError(f"--set takes FIELD=VALUE, got {item!r}")
         changes[key.strip()] = value.strip()
-    return load_config(args.config).replace(**changes)
-
-
-class _LogFile:
-    """INFO and up from every logger into `path`, leaving the console at the level the CLI chose."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.handler = logging.FileHandler(path, encoding="utf-8")
-        self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-        self.handler.setLevel(logging.INFO)
-        self.root = logging.getLogger()
-        self.level = self.root.level
-        self.pinned = [h for h in self.root.handlers if h.level == logging.NOTSET]
-        for h in self.pinned:
-            h.setLevel(self.level)
-        self.root.addHandler(self.handler)
-        self.root.setLevel(min(self.level or logging.WARNING, logging.INFO))
-
-    def close(self) -> None:
-        self.root.removeHandler(self.handler)
-        self.handler.close()
-        self.root.setLevel(self.level)
-        for h in self.pinned:
-            h.setLevel(logging.NOTSET)
+    if args.resume:
+        saved_path = Path(args.out) / "config.json"
+        if not saved_path.is_file():
+            raise FileNotFoundError(f"nothing to resume: {saved_path} does not exist")
+        if args.config:
+            raise ContrastiveError("--config and --resume do not go together: the run's settings are in "
+                                   f"{saved_path}")
+        saved = json.loads(saved_path.read_text(encoding="utf-8"))
+        data = args.data or saved["data"].get("argument")
+        if not data:
+            raise ContrastiveError(f"{saved_path} does not say where the data is; pass --data")
+        return TrainConfig.from_dict(saved["config"]).replace(**changes), data
+    if not args.data:
+        raise ContrastiveError("--data FILE_OR_DIR is required (or --resume an existing run)")
+    return load_config(args.config or "seed002").replace(**changes), args.data
 
 
 class _Progress:
@@ -153,17 +151,17 @@ def run(args: argparse.Namespace) -> int:
     from training.contrastive import distributed
     from training.contrastive.trainer import Trainer, resolve_device
 
-    config = resolve_config(args)
+    config, data = resolve_config(args)
     out = Path(args.out)
     info = distributed.init_distributed(resolve_device(config.device, distributed.DistInfo()).type)
     try:
         with _console_beside_bars():
             # after the redirect, which swaps the console handler for one of its own
-            log_file = _LogFile(out / "train.log") if info.is_main else None
+            log_file = RunLogFile(out / "train.log") if info.is_main else None
             try:
                 if args.search:
-                    return _run_search(args, config, out, info)
-                trainer = Trainer(config, args.data, out, resume=args.resume, dist_info=info)
+                    return _run_search(args, config, data, out, info)
+                trainer = Trainer(config, data, out, resume=args.resume, dist_info=info)
                 progress = _Progress(args.progress and info.is_main, trainer.total_steps, trainer.step,
                                      f"{config.loss} {config.model}")
                 try:
@@ -187,14 +185,14 @@ def _console_beside_bars():
     return logging_redirect_tqdm()
 
 
-def _run_search(args: argparse.Namespace, config: Any, out: Path, info: Any) -> int:
+def _run_search(args: argparse.Namespace, config: Any, data: str, out: Path, info: Any) -> int:
     from training.contrastive.data import read_manifest
     from training.contrastive.errors import ContrastiveError
     from training.contrastive.search import search, train_best
 
     if info.enabled:
         raise ContrastiveError("--search runs its trials one after another in one process; run it without torchrun")
-    manifest = read_manifest(args.data)
+    manifest = read_manifest(data)
     bar = _Progress(args.progress, args.trials, 0, "phase 1 trials")
 
     def trial_done(trial: Any) -> None:
@@ -213,7 +211,7 @@ def _run_search(args: argparse.Namespace, config: Any, out: Path, info: Any) -> 
         return 1
     print(f"  best trial {study.best_trial.number}: objective {study.best_value:.2f} "
           f"{json.dumps(study.best_trial.params)}")
-    result = train_best(study, config, manifest, out)
+    result = train_best(study, config, data, out)  # the path, so `--resume` of best/ finds it again
     print("phase 2: the best settings on all the data")
     _report(result)
     return 0

@@ -117,11 +117,13 @@ class Renderer:
         if incoming is not None:
             self._blit(incoming.surface, frame.incoming_view, round(frame.alpha * 255), 1)
         if frame.overlays:
+            # one after the other (out in the first half, in in the second), so two texts or codes never overlap
             if current is not None and frame.current in pieces:
-                alpha = 255 if incoming is None else round((1.0 - frame.alpha) * 255)
+                alpha = 255 if incoming is None else round(max(0.0, 1.0 - 2.0 * frame.alpha) * 255)
                 self._draw_overlays(pieces[frame.current], frame.overlays, alpha)
             if incoming is not None and frame.incoming in pieces:
-                self._draw_overlays(pieces[frame.incoming], frame.overlays, round(frame.alpha * 255))
+                alpha = round((frame.alpha if current is None else max(0.0, 2.0 * frame.alpha - 1.0)) * 255)
+                self._draw_overlays(pieces[frame.incoming], frame.overlays, alpha)
 
     def _blit(self, surface: pygame.Surface, view: View, alpha: int, layer: int) -> None:
         if alpha <= 0:

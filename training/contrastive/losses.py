@@ -181,11 +181,8 @@ class _GlobalLoss(nn.Module):
                 buf = getattr(self, name)
                 buf[index] = rows.to(buf.dtype)
 
-    def reset_state(self) -> None:
-        for name in self._state_names:
-            getattr(self, name).copy_(self._initial(name))
-
     def _initial(self, name: str) -> Tensor:
+        """The value of buffer `name` before any sample has been seen."""
         raise NotImplementedError
 
 

@@ -137,10 +137,10 @@ def best_config(study: Any, base: TrainConfig) -> TrainConfig:
 def train_best(study: Any, base: TrainConfig, data: str | Path | Manifest, out: str | Path, *,
                on_step: Callable[..., None] | None = None):
     """Phase 2: the best settings on all the training data for `base.epochs` epochs, in `<out>/best/`
-    (resumable like any run)."""
+    (continued where it stopped when that folder already holds the run)."""
     from training.contrastive.trainer import Trainer
 
     config = best_config(study, base).replace(data_fraction=1.0)
     log.info("phase 2: best trial %d (objective %.2f): %s", study.best_trial.number, study.best_value,
              study.best_trial.params)
-    return Trainer(config, data, Path(out) / "best").fit(on_step=on_step)
+    return Trainer(config, data, Path(out) / "best", resume=True).fit(on_step=on_step)

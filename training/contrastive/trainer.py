@@ -101,20 +101,24 @@ class Trainer:
 
     `data` is a manifest path (see `data.read_manifest`), a `Manifest`, or records. `out` is the run folder
     (None: nothing is written, for searches and tests). With `resume`, a run folder holding
-    `checkpoints/last.pt` continues from it.
+    `checkpoints/last.pt` continues from it (and one without starts afresh); without, such a folder is refused
+    rather than overwritten.
     """
 
     def __init__(self, config: TrainConfig, data: str | Path | Manifest | Sequence[Record], out: str | Path | None,
-                 *, resume: bool = True, dist_info: distributed.DistInfo | None = None) -> None:
+                 *, resume: bool = False, dist_info: distributed.DistInfo | None = None) -> None:
         self.config = cfg = config
         self.dist = dist_info or distributed.current()
         self.out = Path(out) if out is not None else None
+        if self.out is not None and not resume and self.checkpoint_path.is_file():
+            raise ContrastiveError(f"{self.out} already holds a run; resume it (--resume) or choose another --out")
         self.device = resolve_device(cfg.device, self.dist)
         torch.manual_seed(cfg.seed)
 
         manifest = data if isinstance(data, Manifest) else read_manifest(data) if isinstance(data, str | Path) \
             else None
         records = manifest.records if manifest is not None else list(data)  # type: ignore[arg-type]
+        self.data_argument = str(Path(data).resolve()) if isinstance(data, str | Path) else None  # for --resume
         self.source = str(manifest.source) if manifest is not None else "records"
         self.skipped = len(manifest.skipped) if manifest is not None else 0
         if cfg.eval_data:
@@ -201,7 +205,7 @@ class Trainer:
 
         return {
             "config": self.config.to_dict(),
-            "data": {"source": self.source, "train_pairs": len(self.train_set),
+            "data": {"argument": self.data_argument, "source": self.source, "train_pairs": len(self.train_set),
                      "val_pairs": len(self.val_set) if self.val_set else 0, "skipped_rows": self.skipped,
                      "train_fingerprint": self.fingerprint},
             "model": {"name": self.encoder.name, "weights": "random init (no pretrained weights)",
@@ -242,8 +246,8 @@ class Trainer:
         changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
         if changed:
             diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in changed)
-            raise ContrastiveError(f"cannot resume {path}: the settings differ ({diffs}); use a new --out folder, "
-                                   "or --no-resume to start over")
+            raise ContrastiveError(f"cannot resume {path}: the settings differ ({diffs}); only "
+                                   f"{', '.join(sorted(RESUMABLE_CHANGES))} may change, or use a new --out folder")
         if ckpt["train_fingerprint"] != self.fingerprint:
             raise ContrastiveError(f"cannot resume {path}: the training pairs differ from the run's (the per-sample "
                                    "loss state belongs to the old ones); use a new --out folder")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from installation.commands import train_encoder
+from training.contrastive.errors import ContrastiveError
 
 
 def run(argv: list[str]) -> int:
@@ -31,20 +32,25 @@ def test_train_encoder_command(pairs: Path, tmp_path: Path, capsys: pytest.Captu
     for name in ("train.log", "metrics.json", "loss.png", "metrics.png", "checkpoints/last.pt", "encoder"):
         assert (out / name).exists(), name
     assert "epoch 1/1" in (out / "train.log").read_text()
-    # the same command again finds the finished run and resumes at its end: no further steps
-    assert run(argv) == 0
-    assert "trained 2 steps" in capsys.readouterr().out
+    with pytest.raises(ContrastiveError, match="already holds a run"):
+        run(argv)
+    # --resume takes settings and data from the run; one more epoch continues from step 2
+    assert run(["--out", str(out), "--resume", "--epochs", "2", "--no-progress"]) == 0
+    assert "trained 4 steps, 2 epochs" in capsys.readouterr().out
+    assert json.loads((out / "config.json").read_text())["config"]["loss"] == "isogclr"
 
 
 def test_bad_settings_are_user_errors(pairs: Path, tmp_path: Path) -> None:
-    from training.contrastive.errors import ContrastiveError
-
     with pytest.raises(ContrastiveError, match="--set takes FIELD=VALUE"):
         run(["--data", str(pairs), "--out", str(tmp_path), "--set", "lr"])
     with pytest.raises(ContrastiveError, match="unknown config keys"):
         run(["--data", str(pairs), "--out", str(tmp_path), "--set", "learning_rate=1"])
     with pytest.raises(FileNotFoundError, match="image-text data not found"):
         run(["--data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o"), "--config", "tiny"])
+    with pytest.raises(ContrastiveError, match="--data FILE_OR_DIR is required"):
+        run(["--out", str(tmp_path / "o")])
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        run(["--out", str(tmp_path / "o"), "--resume"])
 
 
 @pytest.mark.skipif(importlib.util.find_spec("installation.commands.train") is None,
@@ -55,3 +61,14 @@ def test_mounted_under_dstrtd_train(pairs: Path, tmp_path: Path) -> None:
     assert main(["train", "encoder", "--data", str(pairs), "--config", "tiny", "--epochs", "1", "--batch-size", "8",
                  "--out", str(tmp_path / "run"), "--no-progress"]) == 0
     assert (tmp_path / "run" / "metrics.json").is_file()
+
+
+def test_search_then_best_on_all_data(pairs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "search"
+    argv = ["--data", str(pairs), "--config", "tiny", "--batch-size", "8", "--epochs", "1", "--out", str(out),
+            "--search", "--trials", "1", "--search-epochs", "1", "--search-fraction", "1.0", "--no-progress",
+            "--set", "val_fraction=0.25", "--set", "eval_train_max=0"]
+    assert run(argv) == 0
+    printed = capsys.readouterr().out
+    assert "phase 1: 1 trials" in printed and "phase 2" in printed
+    assert (out / "search.db").is_file() and (out / "best" / "metrics.json").is_file()

@@ -48,7 +48,7 @@ def test_resume_takes_the_same_next_step(pairs: Path, tmp_path: Path, tiny_confi
     stopped = b.fit(max_steps=1, on_step=_collect(first))  # mid-epoch: batch 1 of 2
     assert stopped.stopped_early and stopped.steps == 1
     resumed: list[StepInfo] = []
-    c = Trainer(config, pairs, tmp_path / "b")
+    c = Trainer(config, pairs, tmp_path / "b", resume=True)
     assert c.step == 1 and c.batch_in_epoch == 1
     c.fit(on_step=_collect(resumed))
     assert [s.step for s in resumed] == [2, 3, 4]
@@ -61,15 +61,15 @@ def test_resume_takes_the_same_next_step(pairs: Path, tmp_path: Path, tiny_confi
         torch.testing.assert_close(c.loss_fn.state_dict()[name], tensor, rtol=1e-5, atol=1e-7, msg=name)
 
 
-def test_resume_refuses_changed_settings(pairs: Path, tmp_path: Path, tiny_config) -> None:
+def test_an_existing_run_is_resumed_or_refused_never_overwritten(pairs: Path, tmp_path: Path, tiny_config) -> None:
     config = tiny_config.replace(loss="sogclr", epochs=1, eval_train_max=0)
     Trainer(config, pairs, tmp_path / "run").fit(max_steps=1)
+    with pytest.raises(ContrastiveError, match="already holds a run; resume it"):
+        Trainer(config, pairs, tmp_path / "run")
     with pytest.raises(ContrastiveError, match="lr: 0.001 -> 0.002"):
-        Trainer(config.replace(lr=0.002), pairs, tmp_path / "run")
-    more = Trainer(config.replace(epochs=2), pairs, tmp_path / "run")  # more epochs is a longer run, not another
+        Trainer(config.replace(lr=0.002), pairs, tmp_path / "run", resume=True)
+    more = Trainer(config.replace(epochs=2), pairs, tmp_path / "run", resume=True)  # a longer run, not another
     assert more.step == 1
-    fresh = Trainer(config.replace(lr=0.002), pairs, tmp_path / "run", resume=False)
-    assert fresh.step == 0
 
 
 def test_cpu_runs_float32_even_when_amp_is_asked(pairs: Path, tiny_config) -> None:
@@ -80,3 +80,15 @@ def test_cpu_runs_float32_even_when_amp_is_asked(pairs: Path, tiny_config) -> No
 def test_a_separate_evaluation_set(pairs: Path, tiny_config) -> None:
     trainer = Trainer(tiny_config.replace(eval_data=str(pairs)), pairs, None)
     assert len(trainer.train_set) == 24 and trainer.val_set is not None and len(trainer.val_set) == 24
+
+
+def test_gradient_clipping_bounds_the_update(pairs: Path, tiny_config) -> None:
+    # plain SGD at lr 1: the whole update is the clipped gradient, so its norm is at most grad_clip
+    config = tiny_config.replace(loss="clip", optimizer="sgd", momentum=0.0, lr=1.0, warmup_epochs=0,
+                                 sched="constant", grad_clip=1e-3, weight_decay=0.0)
+    trainer = Trainer(config, pairs, None)
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    trainer.fit(max_steps=1)
+    moved = torch.sqrt(sum(((p.detach() - b) ** 2).sum() for p, b in zip(trainer.model.parameters(), before,
+                                                                          strict=True)))
+    assert 0 < moved.item() <= 1e-3 * (1 + 1e-4)

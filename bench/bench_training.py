@@ -1,8 +1,8 @@
 """Contrastive training throughput: samples/s of full training steps (forward, loss, backward, AdamW step) for each
 loss at each batch size, on random images and tokens, for the tiny model and a random-init ViT-B-32.
 
-    python bench/training.py                                  # tiny + ViT-B-32, batches 32 and 128, on the CPU
-    python bench/training.py --models tiny --steps 20 --device cuda --out bench/results/training-gpu.json
+    python bench/bench_training.py                                  # tiny + ViT-B-32, batches 32 and 128, on the CPU
+    python bench/bench_training.py --models tiny --steps 20 --device cuda --out bench/results/training-gpu.json
 
 Prints a table and writes JSON (default bench/results/training-<device>.json). A step here is one global batch
 in one process; `loss_ms` is the loss alone (forward and backward on random features of the same shape);
@@ -91,31 +91,38 @@ def bench_one(model_name: str, loss_name: str, batch: int, steps: int, warmup: i
             "parameters_m": sum(p.numel() for p in model.parameters()) / 1e6, "image_size": enc.image_size}
 
 
+def per_model(spec: str) -> dict[str, int]:
+    """"tiny=30,ViT-B-32=2" -> {"tiny": 30, "ViT-B-32": 2}; a bare number applies to every model ("*")."""
+    out = {}
+    for item in spec.split(","):
+        name, _, value = item.rpartition("=")
+        out[name or "*"] = int(value)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="tiny,ViT-B-32")
     parser.add_argument("--batches", default="32,128")
     parser.add_argument("--losses", default=",".join(LOSSES))
-    parser.add_argument("--steps", default="tiny=10,ViT-B-32=2", help="timed steps per model (name=N, or N)")
-    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--steps", default="tiny=30,ViT-B-32=2", help="timed steps per model (name=N, or N)")
+    parser.add_argument("--warmup", default="tiny=3,ViT-B-32=1", help="untimed steps first, per model")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA only)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
     device = torch.device(args.device)
-    steps_for: dict[str, int] = {}
-    for item in args.steps.split(","):
-        name, _, value = item.rpartition("=")
-        steps_for[name or "*"] = int(value)
+    steps_for, warmup_for = per_model(args.steps), per_model(args.warmup)
     rows = []
     load_before = os.getloadavg()
     print(f"{'model':<10} {'loss':<8} {'batch':>5} {'samples/s':>10} {'/cpu-s':>8} {'step s':>8} {'loss ms':>8}")
     for model_name in args.models.split(","):
         steps = steps_for.get(model_name, steps_for.get("*", 5))
+        warmup = warmup_for.get(model_name, warmup_for.get("*", 1))
         for batch in (int(b) for b in args.batches.split(",")):
             for loss_name in args.losses.split(","):
-                row = bench_one(model_name, loss_name, batch, steps, args.warmup, device, args.amp)
+                row = bench_one(model_name, loss_name, batch, steps, warmup, device, args.amp)
                 rows.append(row)
                 print(f"{model_name:<10} {loss_name:<8} {batch:>5} {row['samples_per_s']:>10.1f} "
                       f"{row['samples_per_cpu_s']:>8.1f} {row['step_s']:>8.3f} {row['loss_ms']:>8.2f}", flush=True)

@@ -1,7 +1,7 @@
 """Curation throughput on the CPU: images per second through the aesthetic scorer and the aligner, ViT-B/32.
 
-    python bench/curation.py                        # ViT-B/32 with random weights, batches 1, 8 and 32
-    python bench/curation.py --batches 16 --repeats 5 --json out.json
+    python bench/bench_curation.py                        # ViT-B/32 with random weights, batches 1, 8 and 32
+    python bench/bench_curation.py --batches 16 --repeats 5 --json out.json
 
 Random weights time exactly like pretrained ones (same architecture, same FLOPs), so no download is needed.
 Measured: the aesthetic scorer (ViT-B/32 image tower + the LAION linear head, when ../shared/data holds it), the

@@ -1,8 +1,8 @@
 """Generator speed: seconds per VQGAN+CLIP step and peak memory, over image sizes and cutout counts.
 
-    python bench/generator.py                                  # full grid: sizes 128 256 512, cutn 8 32, + tiny
-    python bench/generator.py --sizes 128 256 --cutn 8 --steps 3 --threads 1
-    python bench/generator.py --device cuda --compile           # on a GPU (autocast bf16/fp16 by default)
+    python bench/bench_generator.py                                  # full grid: sizes 128 256 512, cutn 8 32, + tiny
+    python bench/bench_generator.py --sizes 128 256 --cutn 8 --steps 3 --threads 1
+    python bench/bench_generator.py --device cuda --compile           # on a GPU (autocast bf16/fp16 by default)
 
 The real architectures with random weights (VQGAN f16 16384 + CLIP ViT-B/32 by default): random weights time
 exactly like pretrained ones, so nothing is downloaded. Each row runs `generator.pipeline.generate` for warm-up

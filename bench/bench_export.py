@@ -1,7 +1,7 @@
 """Time the poster export: N A3 posters (PDF + PNG at 300 dpi) from synthetic 512 px artworks.
 
-    python bench/export.py                 # 100 A3 posters on 2 workers; target <= 60 s on 2 cores
-    python bench/export.py --n 20 --workers 1 --json out.json
+    python bench/bench_export.py                 # 100 A3 posters on 2 workers; target <= 60 s on 2 cores
+    python bench/bench_export.py --n 20 --workers 1 --json out.json
 
 Prints the figures and writes them as JSON (default: <out>/bench_export.json).
 """
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-# why: `python bench/export.py` puts bench/ first on sys.path, where bench/curation.py would shadow the package
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # why: run from a checkout without `pip install -e .` too
 
 
 def synthetic_artwork(seed: int, size: int = 512) -> bytes:
