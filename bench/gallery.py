@@ -22,8 +22,6 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-# `python bench/gallery.py` puts bench/ first on sys.path, where bench/curation.py would shadow the package
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
