@@ -684,7 +684,14 @@ class Catalog:
             return int(cur.lastrowid)
 
     def take_commands(self, target: str) -> list[tuple[str, dict[str, Any]]]:
-        """Take (and mark taken) the pending commands for `target`, oldest first."""
+        """Take (and mark taken) the pending commands for `target`, oldest first.
+
+        An empty poll reads only: it neither writes nor moves `revision()`, so a display polling every second
+        leaves the catalog alone.
+        """
+        pending = "SELECT 1 FROM commands WHERE target = ? AND taken IS NULL LIMIT 1"
+        if self._db.execute(pending, (target,)).fetchone() is None:
+            return []
         with self.transaction() as db:
             rows = db.execute("SELECT id, command, args FROM commands WHERE target = ? AND taken IS NULL ORDER BY id",
                               (target,)).fetchall()

@@ -115,9 +115,9 @@ class CatalogWatcher:
         before = catalog.revision()
         taken = catalog.take_commands(COMMAND_TARGET)
         after = catalog.revision()
-        # take_commands is itself a committed write (+1); any more means someone else wrote meanwhile
+        # taking commands is itself a committed write (+1), an empty poll writes nothing; more means another writer
         asked = self._reloads_asked
-        changed = before != seen or after - before > 1 or asked != self._reloads_done
+        changed = before != seen or after - before > (1 if taken else 0) or asked != self._reloads_done
         update = Update()
         for name, _args in taken:
             if name in COMMANDS:

@@ -276,3 +276,17 @@ def test_two_processes_never_claim_the_same_job(tmp_path: Path) -> None:
         jobs = cat.list_jobs()
         assert {j.status for j in jobs} == {"done"} and {j.attempts for j in jobs} == {1}
         assert json.dumps(sorted(j.worker for j in jobs)).count("w") == 60
+
+
+def test_an_empty_command_poll_writes_nothing(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "catalog.sqlite") as cat:
+        start = cat.revision()
+        for _ in range(3):
+            assert cat.take_commands("display") == []
+        assert cat.revision() == start
+        cat.post_command("display", "pause")
+        cat.post_command("studio", "stop")
+        assert cat.take_commands("display") == [("pause", {})]
+        assert cat.revision() == start + 3  # two posts and one take
+        assert cat.take_commands("display") == []
+        assert cat.take_commands("studio") == [("stop", {})]
