@@ -702,21 +702,45 @@ class Catalog:
 
     # -- housekeeping -------------------------------------------------------------------------------------------
 
-    def remove_orphans(self, older_than_s: float = 3600.0) -> list[Path]:
-        """Delete temporary piece folders left by a crashed writer (older than `older_than_s`)."""
-        removed = []
+    def _rowless_folders(self) -> list[Path]:
+        """Piece folders with no catalog row: left by a writer killed between its rename and its commit."""
         pieces_dir = self.root / "pieces"
         if not pieces_dir.is_dir():
-            return removed
+            return []
+        slugs = {r[0] for r in self._db.execute("SELECT slug FROM pieces")}
+        return sorted(p for p in pieces_dir.iterdir()
+                      if p.is_dir() and not p.name.startswith(".") and p.name not in slugs)
+
+    def remove_orphans(self, older_than_s: float = 3600.0) -> list[Path]:
+        """Tidy what crashed writers left (older than `older_than_s`, so no live writer is touched): temporary
+        folders are deleted; finished piece folders that never got their row are moved, not deleted, into
+        `pieces/.orphaned/` (their jobs were requeued; the images are kept for a person to look at).
+        Returns the paths removed or moved.
+        """
+        touched: list[Path] = []
+        pieces_dir = self.root / "pieces"
+        if not pieces_dir.is_dir():
+            return touched
         cutoff = time.time() - older_than_s
         for p in pieces_dir.glob(".tmp-*"):
             if p.stat().st_mtime < cutoff:
                 shutil.rmtree(p, ignore_errors=True)
-                removed.append(p)
-        return removed
+                touched.append(p)
+        for p in self._rowless_folders():
+            if p.stat().st_mtime < cutoff:
+                dest = pieces_dir / ".orphaned" / p.name
+                dest.parent.mkdir(exist_ok=True)
+                if dest.exists():  # the same piece was orphaned before: identical content-named folder
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    os.replace(p, dest)
+                log.warning("piece folder %s had no catalog row; moved to %s", p.name, dest)
+                touched.append(p)
+        return touched
 
     def check(self) -> list[str]:
-        """Consistency problems: SQLite integrity, pieces whose file is missing or whose checksum differs."""
+        """Consistency problems: SQLite integrity, pieces whose file is missing or whose checksum differs, and
+        piece folders that have no catalog row."""
         problems = []
         ok = self._db.execute("PRAGMA integrity_check").fetchone()[0]
         if ok != "ok":
@@ -727,6 +751,9 @@ class Catalog:
                 problems.append(f"piece {piece.slug}: file {piece.file} is missing")
             elif sha256_file(path) != piece.sha256:
                 problems.append(f"piece {piece.slug}: file {piece.file} does not match its sha256")
+        for folder in self._rowless_folders():
+            problems.append(f"folder pieces/{folder.name} has no catalog row (a writer was killed mid-piece); "
+                            "`dstrtd studio` moves such folders to pieces/.orphaned/ after an hour")
         return problems
 
 

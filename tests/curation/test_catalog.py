@@ -290,3 +290,19 @@ def test_an_empty_command_poll_writes_nothing(tmp_path: Path) -> None:
         assert cat.revision() == start + 3  # two posts and one take
         assert cat.take_commands("display") == []
         assert cat.take_commands("studio") == [("stop", {})]
+
+
+def test_a_piece_folder_without_its_row_is_reported_then_set_aside(tmp_path: Path) -> None:
+    """The window between add_piece's rename and its commit: a kill there leaves a folder with no row."""
+    with Catalog(tmp_path / "catalog.sqlite") as cat:
+        kept = cat.add_piece({"image.png": b"\x89PNG\r\n\x1a\n-not-really"}, prompt="a glacier:1")
+        stray = cat.root / "pieces" / "glacier-0badc0"
+        stray.mkdir()
+        (stray / "image.png").write_bytes(b"pixels")
+        problems = cat.check()
+        assert len(problems) == 1 and "pieces/glacier-0badc0 has no catalog row" in problems[0]
+        assert cat.remove_orphans(older_than_s=3600) == []  # too recent: a live writer may still commit it
+        assert cat.remove_orphans(older_than_s=0) == [stray]
+        assert (cat.root / "pieces" / ".orphaned" / "glacier-0badc0" / "image.png").read_bytes() == b"pixels"
+        assert cat.check() == []
+        assert (cat.root / kept.file).is_file()
