@@ -106,22 +106,33 @@ def load_encoder(spec: str = "tiny", device: str | torch.device | None = "cpu") 
 
 # -- images ---------------------------------------------------------------------------------------------------------
 
-def load_image(path: str | os.PathLike[str], resolution: int) -> Tensor:
-    """(3, r, r) float in [0, 1]: RGB (alpha composited on white), shorter side resized, centre-cropped."""
+def load_image(path: str | os.PathLike[str], resolution: int, background: tuple[int, int, int] = (255, 255, 255),
+               resize: str = "crop") -> Tensor:
+    """(3, r, r) float in [0, 1]. Transparency is composited onto `background`; "crop" resizes the shorter side
+    and crops the centre, "pad" letterboxes the whole picture onto a square of `background`."""
+    if resize not in ("crop", "pad"):
+        raise ValueError(f"resize must be 'crop' or 'pad', not {resize!r}")
     with Image.open(path) as im:
         im.load()
-        if im.mode in ("RGBA", "LA", "P"):
-            im = im.convert("RGBA")
-            bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-            im = Image.alpha_composite(bg, im)
-        im = im.convert("RGB")
-        w, h = im.size
+        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            rgba = im.convert("RGBA")
+            canvas = Image.new("RGBA", rgba.size, (*background, 255))
+            rgb = Image.alpha_composite(canvas, rgba).convert("RGB")
+        else:
+            rgb = im.convert("RGB")
+    w, h = rgb.size
+    if resize == "pad":
+        side = max(w, h)
+        square = Image.new("RGB", (side, side), background)
+        square.paste(rgb, ((side - w) // 2, (side - h) // 2))
+        rgb = square.resize((resolution, resolution), Image.Resampling.BICUBIC)
+    else:
         scale = resolution / min(w, h)
         nw, nh = max(resolution, round(w * scale)), max(resolution, round(h * scale))
-        im = im.resize((nw, nh), Image.Resampling.BICUBIC)
+        rgb = rgb.resize((nw, nh), Image.Resampling.BICUBIC)
         left, top = (nw - resolution) // 2, (nh - resolution) // 2
-        im = im.crop((left, top, left + resolution, top + resolution))
-        arr = np.asarray(im, dtype=np.float32) / 255.0
+        rgb = rgb.crop((left, top, left + resolution, top + resolution))
+    arr = np.asarray(rgb, dtype=np.float32) / 255.0
     return torch.from_numpy(arr.copy()).permute(2, 0, 1)
 
 

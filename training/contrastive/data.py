@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image, ImageColor, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
+from curation.embeddings import load_image as curation_load_image
 from training.contrastive.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -228,30 +228,8 @@ def parse_colour(colour: str) -> tuple[int, int, int]:
 
 def load_image(path: Path, size: int, background: tuple[int, int, int] = (255, 255, 255),
                resize: str = "pad") -> Tensor:
-    """(3, size, size) float in [0, 1]. Transparency is composited onto `background`; "pad" letterboxes the
-    whole picture onto a square of `background`, "crop" resizes the shorter side and crops the centre."""
-    with Image.open(path) as im:
-        im.load()
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            rgba = im.convert("RGBA")
-            canvas = Image.new("RGBA", rgba.size, (*background, 255))
-            rgb = Image.alpha_composite(canvas, rgba).convert("RGB")
-        else:
-            rgb = im.convert("RGB")
-    w, h = rgb.size
-    if resize == "pad":
-        side = max(w, h)
-        square = Image.new("RGB", (side, side), background)
-        square.paste(rgb, ((side - w) // 2, (side - h) // 2))
-        rgb = square.resize((size, size), Image.Resampling.BICUBIC)
-    else:
-        scale = size / min(w, h)
-        nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-        rgb = rgb.resize((nw, nh), Image.Resampling.BICUBIC)
-        left, top = (nw - size) // 2, (nh - size) // 2
-        rgb = rgb.crop((left, top, left + size, top + size))
-    arr = np.asarray(rgb, dtype=np.float32) / 255.0
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+    """(3, size, size) float in [0, 1]; the curators' loader with seed 002's default of letterboxing ("pad")."""
+    return curation_load_image(path, size, background=background, resize=resize)
 
 
 class ImageTextDataset(Dataset):
