@@ -1,6 +1,6 @@
 """The aesthetic scorer: a CLIP image tower and a head that predicts a distribution over ratings 1..10.
 
-Two kinds of head sit on the tower's L2-normalised image embedding:
+Three kinds of head sit on the tower's L2-normalised image embedding:
 
 - `DistributionHead`: ours, trained by `training.scorer`. It predicts a softmax over the ten ratings; the score is
   its mean. Our checkpoints are a folder with `scorer.safetensors` + `scorer.json`, loaded strictly.
@@ -8,6 +8,8 @@ Two kinds of head sit on the tower's L2-normalised image embedding:
   that predicts one scalar. `score` is that scalar clamped to [1, 10]. Its `forward` distribution is an
   approximation: a normal with standard deviation `sigma` centred on the scalar, discretised on 1..10 (truncated at the
   ends, so its mean leans towards 5.5 near 1 and 10; `score` never does).
+- `curation.text_head.LogitsPerTextHead`: seed 000's "logits per text" variant, a softmax over CLIP's logits against
+  ten rating prompts; saved and loaded here like `DistributionHead`.
 
 `load_scorer(spec)` builds either from a name ("tiny", a registry name), a run folder, a checkpoint folder or file, or a
 public head file. Nothing here downloads unless a name that needs a download is asked for, and then only through
@@ -568,9 +570,10 @@ class AestheticScorer(nn.Module):
     (wrap them in `torch.no_grad()` to score, leave them as they are to use the scorer as a loss).
     """
 
-    def __init__(self, tower: ClipImageTower, head: DistributionHead | PublicHead, name: str = "scorer",
+    def __init__(self, tower: ClipImageTower, head: nn.Module, name: str = "scorer",
                  version: str = "0", meta: Mapping[str, Any] | None = None) -> None:
         super().__init__()
+        # head: DistributionHead, PublicHead or curation.text_head.LogitsPerTextHead
         head_dim = head.config.in_dim if isinstance(head, DistributionHead) else head.in_dim
         if head_dim != tower.embed_dim:
             raise ScorerError(f"head reads {head_dim}-d embeddings but tower {tower.config.model} gives "
@@ -622,8 +625,10 @@ class AestheticScorer(nn.Module):
     def config_dict(self) -> dict[str, Any]:
         if isinstance(self.head, DistributionHead):
             head = {"type": "distribution", **self.head.config.to_dict()}
-        else:
+        elif isinstance(self.head, PublicHead):
             head = {"type": "public", "format": self.head.format, "in_dim": self.head.in_dim, "sigma": self.head.sigma}
+        else:  # a head that names its own kind (curation.text_head)
+            head = {"type": self.head.kind, **self.head.config.to_dict()}
         return {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, "name": self.name,
                 "version": self.version, "bins": list(range(1, N_BINS + 1)), "tower": self.tower.config.to_dict(),
                 "head": head, "meta": self.meta}
@@ -698,11 +703,15 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Aes
     head_cfg = dict(config["head"])
     kind = head_cfg.pop("type")
     if kind == "distribution":
-        head: DistributionHead | PublicHead = DistributionHead(HeadConfig.from_dict(head_cfg))
+        head: nn.Module = DistributionHead(HeadConfig.from_dict(head_cfg))
     elif kind == "public":
         head = PublicHead(head_cfg["format"], int(head_cfg["in_dim"]), float(head_cfg.get("sigma", PUBLIC_HEAD_SIGMA)))
+    elif kind == "logits-per-text":
+        from curation.text_head import LogitsPerTextHead, TextHeadConfig  # imports this module
+
+        head = LogitsPerTextHead(TextHeadConfig.from_dict(head_cfg))
     else:
-        raise ScorerError(f"{config_path}: unknown head type {kind!r}")
+        raise ScorerError(f"{config_path}: unknown head type {kind!r}; known: distribution, public, logits-per-text")
     sha = sha256_file(weights_path)
     if config.get("weights_sha256") and config["weights_sha256"] != sha:
         raise ScorerError(f"{weights_path} has sha256 {sha}, but {config_path} expects {config['weights_sha256']}: "

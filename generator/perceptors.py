@@ -261,6 +261,7 @@ def _from_file(arch: str | None, path: Path, spec: str) -> Perceptor:
     import open_clip
     from open_clip.factory import load_checkpoint
 
+    weights.check_intact(path)
     sha = weights.sha256_file(path)
     entry = None
     if weights.is_torchscript(path):

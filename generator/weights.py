@@ -268,8 +268,72 @@ def is_torchscript(path: Path) -> bool:
         return False
 
 
+class CorruptCheckpoint(GeneratorError):
+    """A weights file that is no readable checkpoint at all: random bytes, an error page, a partial download."""
+
+
+_PICKLE_PROTOCOLS = range(2, 6)  # why: torch's legacy format pickles with protocol 2; 3-5 for plain pickles
+_SAFETENSORS_MAX_HEADER = 100 << 20  # why: safetensors itself refuses headers above 100 MB
+
+
+def check_intact(path: str | os.PathLike[str]) -> None:
+    """Raise `CorruptCheckpoint` unless `path` starts like a zip-based torch checkpoint (and its zip directory is
+    there), a pickle, or a safetensors file (with all the bytes its header promises). Reads only the ends."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise _corrupt(path, size, "it is empty")
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if head.startswith(b"PK\x03\x04"):
+            if not zipfile.is_zipfile(path):
+                raise _corrupt(path, size, "it starts like a zip-based torch checkpoint but the zip directory at its "
+                                           "end is missing (cut short)")
+            return
+        if len(head) >= 2 and head[0] == 0x80 and head[1] in _PICKLE_PROTOCOLS:
+            return
+        n = int.from_bytes(head[:8], "little") if len(head) >= 9 else 0
+        if 2 <= n <= _SAFETENSORS_MAX_HEADER and head[8:9] == b"{":
+            if 8 + n > size:
+                raise _corrupt(path, size, f"its safetensors header alone needs {8 + n:,} bytes")
+            f.seek(8)
+            try:
+                header = json.loads(f.read(n))
+                end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+                raise _corrupt(path, size, "its safetensors header is not valid JSON") from None
+            if 8 + n + end > size:
+                raise _corrupt(path, size, f"its safetensors header promises {8 + n + end:,} bytes")
+            return
+    what = "text or an HTML page (an error page saved under this name?)" if head.lstrip()[:1] in (b"<", b"{") \
+        else f"unknown bytes ({head[:8].hex()})"
+    raise _corrupt(path, size, f"it is neither a zip-based torch checkpoint, a pickle, nor safetensors, but starts "
+                               f"with {what}")
+
+
+def _corrupt(path: Path, size: int, reason: str) -> CorruptCheckpoint:
+    name, expected = "NAME", ""
+    for entry in list_entries():
+        for wf in entry.files:
+            if wf.filename == path.name:
+                name = entry.name
+                expected = f", ~{wf.size_mb:g} MB expected" if wf.size_mb else ""
+    return CorruptCheckpoint(
+        f"weights file {path} ({size:,} bytes, {size / 2**20:.1f} MB{expected}) looks corrupt or incomplete: "
+        f"{reason}; a broken or partial download or copy? Delete it and run `dstrtd weights fetch {name}` again "
+        "(or copy the file again)")
+
+
+_TRUNCATION_HINTS = ("unexpected eof", "truncated", "ran out of input", "might be corrupted", "unsupported operand",
+                     "invalid load key")
+
+
 def safe_torch_load(path: Path) -> Any:
-    """`torch.load(weights_only=True)` plus an allow-list for Lightning checkpoints; anything else is refused."""
+    """`torch.load(weights_only=True)` plus an allow-list for Lightning checkpoints; anything else is refused.
+
+    Raises `CorruptCheckpoint` for files that are no checkpoint (see `check_intact`) or whose pickle breaks off
+    before it names any Python object, `UnsafeCheckpoint` for objects outside the allow-list."""
+    check_intact(path)
     if is_torchscript(path):
         raise UnsafeCheckpoint(f"{path} is a TorchScript archive, which is code, not weights; give a state dict, "
                                ".ckpt or .safetensors file")
@@ -277,7 +341,17 @@ def safe_torch_load(path: Path) -> Any:
         with torch.serialization.safe_globals(_safe_globals()):
             return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError or others depending on the opcode
-        if "weights_only" not in str(exc) and "Unsupported" not in str(exc):
+        text = " ".join(str(exc).split())
+        if "Unsupported global" not in text and (isinstance(exc, EOFError)
+                                                 or any(h in text.lower() for h in _TRUNCATION_HINTS)):
+            try:
+                found = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+            except Exception:
+                found = []
+            if not found:
+                raise _corrupt(path, path.stat().st_size, f"torch could not read it to the end "
+                                                          f"({type(exc).__name__}: {_tail(text)})") from exc
+        if "weights_only" not in text and "Unsupported" not in text:
             raise GeneratorError(f"cannot read checkpoint {path}: {type(exc).__name__}: "
                                  f"{' '.join(str(exc).split())[:300]}") from exc
         try:
@@ -288,6 +362,13 @@ def safe_torch_load(path: Path) -> Any:
         raise UnsafeCheckpoint(
             f"{path} holds Python objects ({what}) that are not unpickled from files we cannot vouch for; if you "
             f"trust the file, convert it once: dstrtd weights convert {path} --trust") from exc
+
+
+def _tail(text: str) -> str:
+    """The informative part of torch's long weights_only message."""
+    i = text.find("WeightsUnpickler error:")
+    text = text[i + len("WeightsUnpickler error:"):].strip() if i >= 0 else text
+    return text.split(" Check the documentation")[0][:160] or "no detail"
 
 
 def extract_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
@@ -311,6 +392,7 @@ def load_vqgan_state_dict(path: str | os.PathLike[str]) -> tuple[dict[str, torch
     from safetensors.torch import load_file
 
     path = Path(path)
+    check_intact(path)
     sha = sha256_file(path)
     if path.suffix == ".safetensors":
         return extract_state_dict(load_file(path), path), sha
@@ -340,6 +422,7 @@ def save_converted(state_dict: Mapping[str, torch.Tensor], source_sha256: str, s
 def convert_trusted(path: str | os.PathLike[str]) -> Path:
     """Unpickle a checkpoint WITHOUT restrictions (only for files you trust) and cache its weights as safetensors."""
     path = Path(path)
+    check_intact(path)
     sha = sha256_file(path)
     obj = torch.load(path, map_location="cpu", weights_only=False)  # the caller vouched for this file
     return save_converted(extract_state_dict(obj, path), sha, path)

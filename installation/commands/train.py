@@ -2,6 +2,7 @@
 
     dstrtd train scorer --data ratings.csv --tower tiny --schedule seed000 --out runs/scorer
     dstrtd train scorer --data my-ratings/ --tower ViT-B-32:openai --init-head auto --out runs/mine
+    dstrtd train scorer --data ratings.csv --head logits-per-text --out runs/lpt   # seed 000's rating prompts
     dstrtd train scorer --out runs/scorer --resume           # continue exactly where it stopped
     dstrtd train encoder ...                                 # see `dstrtd train encoder --help`
 
@@ -24,6 +25,14 @@ from installation.commands._common import RunLogFile
 
 log = logging.getLogger(__name__)
 
+
+def _rating_prompts(spec: str) -> tuple[str, ...]:
+    """'a photo rated {} out of 10' -> ten prompts; 'p1|p2|...' -> those (TrainConfig checks there are ten)."""
+    if "{}" in spec:
+        return tuple(spec.replace("{}", str(k)) for k in range(1, 11))
+    return tuple(p.strip() for p in spec.split("|"))
+
+
 # option -> TrainConfig field; each option's name is its field's name
 SCORER_OPTIONS: dict[str, dict[str, Any]] = {
     "data": {"help": "ratings .csv/.jsonl (image + score or votes 1..10 [+ theme, source, split]) or a folder "
@@ -40,6 +49,14 @@ SCORER_OPTIONS: dict[str, dict[str, Any]] = {
     "head_hidden": {"type": lambda s: tuple(int(x) for x in s.split(",") if x.strip()),
                     "help": "hidden widths of the head's MLP, comma-separated (default: a linear head)"},
     "head_dropout": {"type": float},
+    "head": {"choices": ("distribution", "logits-per-text"),
+             "help": "distribution (default): a linear/MLP head with a softmax over ratings 1..10; logits-per-text: "
+                     "seed 000's variant, a softmax over CLIP's logits against ten rating prompts"},
+    "rating_prompts": {"type": _rating_prompts,
+                       "help": "logits-per-text: a template with {} for the rating (default 'a photo rated {} out of "
+                               "10') or ten prompts for ratings 1..10 separated by |"},
+    "learn_prompts": {"action": argparse.BooleanOptionalAction,
+                      "help": "logits-per-text: let the prompt embeddings learn (default) or keep them fixed"},
     "init_head": {"help": "start the head from a public head trained on this tower's embeddings: a registry name "
                           "(laion-vit-b-32, simulacra-vit-b-32, improved-l14, ...), a .pth file, or auto"},
     "head_warmup_epochs": {"type": int, "help": "seed 001: train only the head (tower frozen) for this many epochs "

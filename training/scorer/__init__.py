@@ -5,8 +5,8 @@
 - `losses`: EMD, mixed (L1+L2+L3), MSE, L1, Huber, log-cosh, MAPE; per-sample weights to balance groups.
 - `schedule`: named JSON schedules (`schedules/seed000.json` is seed 000's recipe); head-only stages (seed 001).
 - `trainer`: `train_scorer(TrainConfig(...))`, run folder, exact resume. `metrics`, `plots`, `synthetic` (the proof).
-
-Not done: seed 000's "logits per text" variant (regressing image-text logits against rating prompts).
+- heads: `head="distribution"` (default, a linear/MLP head) or `head="logits-per-text"`, seed 000's variant: a softmax
+  over CLIP's logits against ten rating prompts (`rating_prompts`, `learn_prompts`; see `curation.text_head`).
 
 Import the submodules; this package itself loads nothing heavy.
 """

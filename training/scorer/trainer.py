@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader
 
 from curation.aesthetic import (
     AestheticScorer,
+    ClipImageTower,
     DistributionHead,
     HeadConfig,
     build_tower,
@@ -56,8 +57,15 @@ from training.scorer.schedule import EpochPlan, Schedule, Stage, load_schedule, 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "last.pt"
+# "distribution": Linear/MLP -> softmax over 1..10 (default); "logits-per-text": seed 000's variant, CLIP's logits
+# against ten rating prompts (curation.text_head)
+HEADS = ("distribution", "logits-per-text")
 # Settings that may differ between a run and its resumption; every other setting must match.
 RESUMABLE_OVERRIDES = frozenset({"out", "device", "num_workers", "max_steps", "checkpoint_every_steps"})
+
+
+# Settings added after runs were first saved; a saved run without them used their defaults.
+_ADDED_SETTINGS = frozenset({"head", "rating_prompts", "learn_prompts"})
 
 
 class TrainingError(RuntimeError):
@@ -78,6 +86,9 @@ class TrainConfig:
     num_workers: int = 0
     head_hidden: tuple[int, ...] = ()
     head_dropout: float = 0.0
+    head: str = "distribution"  # one of HEADS
+    rating_prompts: tuple[str, ...] = ()  # logits-per-text: ten prompts for ratings 1..10 (empty: the default ten)
+    learn_prompts: bool = True  # logits-per-text: the prompt embeddings learn (False: fixed as the text tower gave)
     init_head: str | None = None  # a public head name/path, or "auto": the LAION head for this tower
     head_warmup_epochs: int = 0  # seed 001: head-only epochs (tower frozen) in front of the schedule
     head_warmup_lr: float = 1e-3
@@ -94,10 +105,19 @@ class TrainConfig:
             raise TrainingError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_steps is not None and self.max_steps < 0:
             raise TrainingError(f"max_steps must be >= 0, got {self.max_steps}")
+        if self.head not in HEADS:
+            raise TrainingError(f"unknown head {self.head!r}; known: {', '.join(HEADS)}")
+        if self.rating_prompts and (len(self.rating_prompts) != 10 or not all(p.strip() for p in self.rating_prompts)):
+            raise TrainingError(f"rating_prompts must be ten non-empty prompts for ratings 1..10, got "
+                                f"{len(self.rating_prompts)}: {list(self.rating_prompts)!r}")
+        if self.head != "logits-per-text" and (self.rating_prompts or not self.learn_prompts):
+            raise TrainingError("rating_prompts and learn_prompts belong to the logits-per-text head; add "
+                                "--head logits-per-text or drop them")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["head_hidden"] = list(self.head_hidden)
+        data["rating_prompts"] = list(self.rating_prompts)
         return data
 
     @classmethod
@@ -108,6 +128,7 @@ class TrainConfig:
             raise TrainingError(f"unknown training settings {unknown}; known: {sorted(known)}")
         values = dict(data)
         values["head_hidden"] = tuple(values.get("head_hidden", ()))
+        values["rating_prompts"] = tuple(values.get("rating_prompts", ()))
         return cls(**values)
 
 
@@ -173,6 +194,9 @@ class ScorerTrainer:
     def _build_model(self) -> AestheticScorer:
         cfg = self.config
         tower = build_tower(cfg.tower)
+        name = cfg.name or self.out.name or "scorer"
+        if cfg.head == "logits-per-text":
+            return self._text_model(tower, name)
         head_spec = cfg.init_head
         if head_spec == "auto":
             head_spec = self._auto_head(cfg.tower)
@@ -183,7 +207,16 @@ class ScorerTrainer:
         else:
             head = DistributionHead(HeadConfig(in_dim=tower.embed_dim, hidden=tuple(cfg.head_hidden),
                                                dropout=cfg.head_dropout))
-        name = cfg.name or self.out.name or "scorer"
+        return AestheticScorer(tower, head, name=name, version="training").to(self.device)
+
+    def _text_model(self, tower: ClipImageTower, name: str) -> AestheticScorer:
+        from curation.text_head import build_text_head
+
+        cfg = self.config
+        if cfg.init_head or cfg.head_hidden or cfg.head_dropout:
+            raise TrainingError("the logits-per-text head is CLIP's text side: drop --init-head, --head-hidden and "
+                                "--head-dropout")
+        head = build_text_head(tower, cfg.rating_prompts or None, learn_prompts=cfg.learn_prompts)
         return AestheticScorer(tower, head, name=name, version="training").to(self.device)
 
     @staticmethod
@@ -360,6 +393,9 @@ class ScorerTrainer:
 
     def _check_resumable(self, saved: dict[str, Any]) -> None:
         mine = self.config.to_dict()
+        # runs saved before a setting existed ran with its default
+        defaults = TrainConfig(data="", out="").to_dict()
+        saved = {**{k: defaults[k] for k in _ADDED_SETTINGS}, **saved}
         differing = sorted(k for k in set(mine) | set(saved)
                            if k not in RESUMABLE_OVERRIDES and mine.get(k) != saved.get(k))
         if differing:
@@ -397,7 +433,7 @@ class ScorerTrainer:
 
         self.out.mkdir(parents=True, exist_ok=True)
         resolved = {"train": cfg.to_dict(), "schedule": schedule.to_dict(), "tower": model.tower.config.to_dict(),
-                    "head": model.head.config.to_dict(), "device": str(self.device),
+                    "head": model.config_dict()["head"], "device": str(self.device),
                     "data": {"train": len(train), "val": len(val), **report.to_dict()},
                     "versions": _versions()}
         _write_json(self.out / "config.json", resolved)
