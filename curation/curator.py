@@ -193,11 +193,13 @@ class Curator:
 
     # -- clustering and decisions -----------------------------------------------------------------------------------
 
-    def cluster(self, pieces: Sequence[Piece]) -> dict[int, int]:
-        """k-means over fused image ⊕ prompt embeddings of `pieces`; stores and returns piece id -> label."""
+    def cluster(self, pieces: Sequence[Piece], image_embeddings: Tensor | None = None) -> dict[int, int]:
+        """k-means over fused image ⊕ prompt embeddings of `pieces`; stores and returns piece id -> label.
+        `image_embeddings` (N, D), when the caller already has them, saves reading the cache again."""
         if not pieces:
             return {}
-        fused = fuse(self.image_embeddings(pieces), self.text_embeddings(pieces), self.policy.cluster_weights)
+        images = image_embeddings if image_embeddings is not None else self.image_embeddings(pieces)
+        fused = fuse(images, self.text_embeddings(pieces), self.policy.cluster_weights)
         k = self.policy.n_clusters or auto_k(len(pieces), self.policy.max_clusters)
         result = kmeans(fused, min(k, len(pieces)), seed=self.policy.seed)
         labels = {p.id: int(lab) for p, lab in zip(pieces, result.labels.tolist(), strict=True)}
@@ -217,8 +219,8 @@ class Curator:
                             if p is not None and p.status == "generated"]
             public_p = [p for p in self.catalog.list_pieces(("accepted", "featured")) if p.id not in ids]
             everyone = public_p + candidates_p
-            labels = self.cluster(everyone)
             embs = self.image_embeddings(everyone)
+            labels = self.cluster(everyone, embs)
             emb_of = {p.id: e for p, e in zip(everyone, embs, strict=True)} if everyone else {}
 
             def candidate(p: Piece) -> Candidate:
