@@ -1,7 +1,7 @@
 """The anchor: one optimisation step as nerdyrodent/VQGAN-CLIP's `generate.py` takes it, rebuilt on our modules.
 
 The issue's speed target compares our loop with that script's at 512², cutn 32. This file re-implements the
-*structure and costs* of its step (not its code) so `bench_generator.py --anchor` can time both on one machine with
+*structure and costs* of its step (not its code) so `generator.py --anchor` can time both on one machine with
 the same random weights. Source read: nerdyrodent/VQGAN-CLIP `generate.py` at commit
 df4913973ce376bf1ed232d3913053a33804a6c0 (the newest stored; cited below by function, as "gp:NAME"), and
 openai/CLIP `clip/clip.py` `load()` (cited "clip:load"). Behaviours reproduced:
@@ -44,7 +44,7 @@ The step (gp:train -> gp:ascend_txt -> gp:synth), each timed
   `z.copy_(z.maximum(z_min).minimum(z_max))` with the codebook's per-channel min/max.
 - gp:checkin every `display_freq` = 50 steps (`-se` default), from step 0: `.item()` of each loss, one more `synth`
   under `inference_mode`, `TF.to_pil_image(out[0].cpu())` saved as PNG -> same here, the PNG encoded into memory
-  (no file). `bench_generator.py` times steps after the warm-up, so with few steps this 1-in-50 cost is not seen.
+  (no file). `generator.py` times steps after the warm-up, so with few steps this 1-in-50 cost is not seen.
 
 Not reproduced: tqdm, prints, seed handling (ours: a seed for z), the zoom/video/story modes, and that the script
 used the kornia of its day (we run kornia as installed here: same augmentations, possibly different kernels).

@@ -1,9 +1,9 @@
 """Time the poster export: N A3 posters (PDF + PNG at 300 dpi) from synthetic 512 px artworks.
 
-    python bench/bench_export.py                 # 100 A3 posters on 2 workers; target <= 60 s on 2 cores
-    python bench/bench_export.py --n 20 --workers 1 --json out.json
+    python bench/export.py                 # 100 A3 posters on 2 workers; target <= 60 s on 2 cores
+    python bench/export.py --n 20 --workers 1 --json out.json
 
-Prints the figures and writes them as JSON (default: <out>/bench_export.json).
+Prints the figures and writes them as JSON (default: <out>/export.json).
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         if not r.ok:
             print(f"failed: {r.slug}: {r.error}", file=sys.stderr)
-    json_path = Path(args.json) if args.json else out_root / "bench_export.json"
+    json_path = Path(args.json) if args.json else out_root / "export.json"
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"figures written to {json_path}")

@@ -1,7 +1,7 @@
 """Curation throughput on the CPU: images per second through the aesthetic scorer and the aligner, ViT-B/32.
 
-    python bench/bench_curation.py                        # ViT-B/32 with random weights, batches 1, 8 and 32
-    python bench/bench_curation.py --batches 16 --repeats 5 --json out.json
+    python bench/curation.py                        # ViT-B/32 with random weights, batches 1, 8 and 32
+    python bench/curation.py --batches 16 --repeats 5 --json out.json
 
 Random weights time exactly like pretrained ones (same architecture, same FLOPs), so no download is needed.
 Measured: the aesthetic scorer (ViT-B/32 image tower + the LAION linear head, when ../shared/data holds it), the
@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # why: before bench/, whose curation.py would shadow the package
 SHARED = ROOT.parent / "shared" / "data"
 PROMPTS = ["a coral reef:1 | a coral reef, digital distortion, glitch art:0.6",
            "a forest of old trees:1 | old-growth tree, pixelated, digital distortion:0.6"]

@@ -1,15 +1,15 @@
 """Generator speed: seconds per VQGAN+CLIP step and peak memory, over image sizes and cutout counts.
 
-    python bench/bench_generator.py                                  # full grid: sizes 128 256 512, cutn 8 32, + tiny
-    python bench/bench_generator.py --sizes 128 256 --cutn 8 --steps 3 --threads 1
-    python bench/bench_generator.py --device cuda --compile           # on a GPU (autocast bf16/fp16 by default)
+    python bench/generator.py                                  # full grid: sizes 128 256 512, cutn 8 32, + tiny
+    python bench/generator.py --sizes 128 256 --cutn 8 --steps 3 --threads 1
+    python bench/generator.py --device cuda --compile           # on a GPU (autocast bf16/fp16 by default)
 
 The real architectures with random weights (VQGAN f16 16384 + CLIP ViT-B/32 by default): random weights time
 exactly like pretrained ones, so nothing is downloaded. Each row runs `generator.pipeline.generate` for warm-up
 steps, then times `--steps` more; peak memory is the process RSS on CPU (sampled every 10 ms) and
 `torch.cuda.max_memory_allocated` on CUDA. Prints a table and writes bench/results/generator-<device>.json.
 
-    python bench/bench_generator.py --device cuda --sizes 512 --cutn 32 --anchor     # the issue's target row
+    python bench/generator.py --device cuda --sizes 512 --cutn 32 --anchor     # the issue's target row
 
 `--anchor` also times, for each row, nerdyrodent/VQGAN-CLIP's step as rebuilt in bench/anchor_loop.py (its own
 fp32 VQGAN and, on CUDA, fp16 CLIP, same random weights), after our models are freed so each peak holds only its
@@ -37,8 +37,9 @@ from typing import Any
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+# why: this file shares its name with the package it measures, so the checkout goes before bench/ (the script's
+# own folder, where anchor_loop.py is found)
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 
 class PeakRSS:

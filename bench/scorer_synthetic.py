@@ -1,8 +1,8 @@
 """The scorer proof as a benchmark: train the tiny tower with a schedule on synthetic images whose aesthetic is a
 known function of their pixels (`training.scorer.synthetic`), then report held-out PLCC/SRCC/MSE and seconds.
 
-    python bench/bench_scorer_synthetic.py                              # seed000, 1,250 images (1,000 train + 250 val)
-    python bench/bench_scorer_synthetic.py --schedule seed000-head-first --epochs-scale 0.5 --json out.json
+    python bench/scorer_synthetic.py                              # seed000, 1,250 images (1,000 train + 250 val)
+    python bench/scorer_synthetic.py --schedule seed000-head-first --epochs-scale 0.5 --json out.json
 
 Prints the per-epoch validation figures and writes bench/results/scorer-synthetic.json (atomically).
 The same run from the command line:

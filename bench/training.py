@@ -1,8 +1,8 @@
 """Contrastive training throughput: samples/s of full training steps (forward, loss, backward, AdamW step) for each
 loss at each batch size, on random images and tokens, for the tiny model and a random-init ViT-B-32.
 
-    python bench/bench_training.py                                  # tiny + ViT-B-32, batches 32 and 128, on the CPU
-    python bench/bench_training.py --models tiny --steps 20 --device cuda --out bench/results/training-gpu.json
+    python bench/training.py                                  # tiny + ViT-B-32, batches 32 and 128, on the CPU
+    python bench/training.py --models tiny --steps 20 --device cuda --out bench/results/training-gpu.json
 
 Prints a table and writes JSON (default bench/results/training-<device>.json). A step here is one global batch
 in one process; `loss_ms` is the loss alone (forward and backward on random features of the same shape);
@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # why: before bench/, whose training.py would shadow the package
 
 from training.contrastive.losses import build_loss  # noqa: E402
 from training.contrastive.models import create_encoder  # noqa: E402
