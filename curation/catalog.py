@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 PIECE_STATUSES = ("generated", "accepted", "rejected", "featured")
+TITLE_MAX = 120  # why: two lines of a poster title or the gallery panel at their smallest type
 PUBLIC_STATUSES = ("accepted", "featured")
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
@@ -587,6 +588,17 @@ class Catalog:
             raise CatalogError(f"unknown piece status {status!r}; one of {', '.join(PIECE_STATUSES)}")
         with self.transaction() as db:
             cur = db.execute("UPDATE pieces SET status=?, updated=? WHERE id=?", (status, now_iso(), piece_id))
+            if cur.rowcount == 0:
+                raise CatalogError(f"no piece with id {piece_id}")
+
+    def set_title(self, piece_id: int, title: str) -> None:
+        """Name a piece (pages, posters, gallery); an empty title falls back to its theme's title."""
+        title = " ".join(title.split())
+        if len(title) > TITLE_MAX:
+            raise CatalogError(f"a title is at most {TITLE_MAX} characters (posters and the gallery panel show it "
+                               f"whole), not {len(title)}")
+        with self.transaction() as db:
+            cur = db.execute("UPDATE pieces SET title=?, updated=? WHERE id=?", (title, now_iso(), piece_id))
             if cur.rowcount == 0:
                 raise CatalogError(f"no piece with id {piece_id}")
 

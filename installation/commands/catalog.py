@@ -1,4 +1,5 @@
-"""`dstrtd catalog list|show|jobs|check`: read a studio's catalog (no torch)."""
+"""`dstrtd catalog list|show|jobs|check|accept|feature|reject|title`: read a studio's catalog and record the
+artist's own decisions and titles (no torch)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 from typing import Any
 
+from curation.catalog import CatalogError
 from installation.commands._common import add_studio_argument
 
 
@@ -29,6 +31,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("check", help="check the catalog against the files on disk")
     add_studio_argument(p)
+    for action, verb in DECISIONS.items():
+        p = sub.add_parser(action, help=f"{verb} pieces by hand (recorded with your reason; the curators leave "
+                                        "decided pieces alone)")
+        add_studio_argument(p)
+        p.add_argument("slugs", nargs="+", metavar="SLUG")
+        p.add_argument("--reason", default="", help="why, in your words (stored with the decision)")
+        p.add_argument("--by", default=None, help="who decides (default: your user name)")
+    p = sub.add_parser("title", help="name a piece (its page, posters, gallery); \"\" goes back to the theme's title")
+    add_studio_argument(p)
+    p.add_argument("slug")
+    p.add_argument("title")
+
+
+# why: the verbs people type; the catalog stores the status each one leads to
+DECISIONS = {"accept": "accepted", "feature": "featured", "reject": "rejected"}
 
 
 def _fmt(value: float | None, digits: int) -> str:
@@ -72,9 +89,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{len(pieces)} piece(s) in {studio.root}")
             return 0
         if args.action == "show":
-            piece = cat.get_piece_by_slug(args.slug)
-            if piece is None:
-                raise CommandError(f"no piece {args.slug!r} in {studio.root}; see `dstrtd catalog list`")
+            piece = _piece(cat, studio.root, args.slug)
             folder = cat.root / piece.folder
             info = piece_dict(cat, piece) | {
                 "folder": str(folder),
@@ -101,6 +116,17 @@ def run(args: argparse.Namespace) -> int:
                      j.prompt if len(j.prompt) <= 48 else j.prompt[:45] + "...", j.error] for j in jobs]
             print(table(rows, ["id", "status", "attempts", "theme", "worker", "prompt", "error"]))
             return 0
+        if args.action in DECISIONS:
+            return _decide(cat, studio.root, args)
+        if args.action == "title":
+            piece = _piece(cat, studio.root, args.slug)
+            try:
+                cat.set_title(piece.id, args.title)
+            except CatalogError as exc:
+                raise CommandError(str(exc)) from None
+            title = " ".join(args.title.split())
+            print(f"{piece.slug}: title {title!r}" if title else f"{piece.slug}: title cleared (the theme's is shown)")
+            return 0
         problems = cat.check()
         for p in problems:
             print(p)
@@ -108,8 +134,36 @@ def run(args: argparse.Namespace) -> int:
         return 1 if problems else 0
 
 
+def _piece(cat: Any, root: Any, slug: str) -> Any:
+    from installation.cli import CommandError
+
+    piece = cat.get_piece_by_slug(slug)
+    if piece is None:
+        raise CommandError(f"no piece {slug!r} in {root}; see `dstrtd catalog list`")
+    return piece
+
+
+def _decide(cat: Any, root: Any, args: argparse.Namespace) -> int:
+    """Record the artist's decision on each slug; all slugs are checked before anything is written."""
+    import getpass
+
+    pieces = [_piece(cat, root, slug) for slug in args.slugs]
+    try:
+        who = args.by or getpass.getuser()
+    except (KeyError, OSError):  # why: containers may run as a uid with no name
+        who = "the artist"
+    reason = f"by {who} via cli" + (f": {args.reason.strip()}" if args.reason.strip() else "")
+    status = DECISIONS[args.action]
+    for piece in pieces:
+        cat.decide(piece.id, status, [reason])
+        print(f"{piece.slug}: {piece.status} -> {status}")
+    return 0
+
+
 def _print_piece(info: dict[str, Any]) -> None:
     print(f"{info['slug']}  [{info['status']}]  theme {info['theme'] or '-'}  cluster {info['cluster']}")
+    if info["title"]:
+        print(f"  title    {info['title']}")
     print(f"  prompt   {info['prompt']}")
     print(f"  seed     {info['seed']}   size {info['size'][0]}x{info['size'][1]}   job {info['job_id']}")
     print(f"  folder   {info['folder']}")

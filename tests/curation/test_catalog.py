@@ -167,6 +167,21 @@ def test_scores_decisions_and_clusters(cat: Catalog, tmp_path: Path) -> None:
     assert cat.clusters("other") == {}
 
 
+def test_titles_are_tidied_bounded_and_clearable(cat: Catalog, tmp_path: Path) -> None:
+    p = cat.add_piece({"image.png": _png(tmp_path)}, prompt="x:1", theme="coral-reef")
+    before = cat.revision()
+    cat.set_title(p.id, "  Bleached\n  reef ")
+    assert cat.get_piece(p.id).title == "Bleached reef"
+    assert cat.revision() > before  # a display polling the revision picks the new title up
+    with pytest.raises(CatalogError, match="at most 120 characters"):
+        cat.set_title(p.id, "x" * 121)
+    assert cat.get_piece(p.id).title == "Bleached reef"
+    cat.set_title(p.id, "")
+    assert cat.get_piece(p.id).title == ""
+    with pytest.raises(CatalogError, match="no piece with id"):
+        cat.set_title(9999, "t")
+
+
 def test_check_finds_missing_and_changed_files(cat: Catalog, tmp_path: Path) -> None:
     p = cat.add_piece({"image.png": _png(tmp_path)}, prompt="x:1")
     q = cat.add_piece({"image.png": _png(tmp_path, "b.png", color=(9, 9, 9))}, prompt="y:1")
