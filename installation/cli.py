@@ -32,6 +32,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Dependencies (pyproject.toml) a partial install may lack: the display-only one has no torch stack.
+DEPENDENCIES = frozenset({"torch", "torchvision", "open_clip", "kornia", "taming", "einops", "safetensors",
+                             "matplotlib", "optuna", "tqdm", "instaloader"})
+DISPLAY_REQUIREMENTS = "installation/requirements-display.txt"
+
+
 class CommandError(Exception):
     """A problem the user can fix; the CLI prints the message on one line and exits with `exit_code`."""
 
@@ -41,6 +47,14 @@ class CommandError(Exception):
 def _is_user_error(exc: BaseException) -> bool:
     # Library packages cannot import this module, so their user-facing errors carry `exit_code` instead.
     return isinstance(exc, CommandError) or hasattr(exc, "exit_code") or isinstance(exc, FileNotFoundError)
+
+
+def _missing_dependency(exc: BaseException) -> str | None:
+    """The dependency whose absence raised `exc`, if that is what happened."""
+    if isinstance(exc, ModuleNotFoundError):
+        top = (exc.name or "").partition(".")[0]
+        return top if top in DEPENDENCIES else None
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.verbose:
             log.exception("dstrtd %s failed", args.command)
+        missing = _missing_dependency(exc)
+        if missing:
+            print(f"dstrtd {args.command}: error: this command needs the package {missing!r}, which is not installed "
+                  "here; `pip install -e .` in the checkout installs everything (the display-only install from "
+                  f"{DISPLAY_REQUIREMENTS} runs gallery, web, export, catalog and init)", file=sys.stderr)
+            return 2
         if _is_user_error(exc):
             print(f"dstrtd {args.command}: error: {exc}", file=sys.stderr)
             return int(getattr(exc, "exit_code", 2))
