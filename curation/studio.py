@@ -126,13 +126,30 @@ class Studio:
             ))
         return themes
 
-    def sync_themes(self) -> list[Theme]:
-        """Copy the themes of `themes.toml` into the catalog (the file is the artist's source of truth)."""
+    def sync_themes(self) -> list[str]:
+        """Copy the themes of `themes.toml` into the catalog where they differ (the file is the artist's source of
+        truth); returns the names written. Themes gone from the file stay in the catalog: their pieces refer to them.
+
+        Raises `StudioError` (naming the file, theme and field) when the file cannot be read as themes.
+        """
         themes = self.load_themes()
+        changed = []
         with self.catalog() as cat:
             for theme in themes:
-                cat.upsert_theme(theme)
-        return themes
+                if cat.get_theme(theme.name) != theme:
+                    cat.upsert_theme(theme)
+                    changed.append(theme.name)
+        if changed:
+            log.info("themes from %s: %s updated in the catalog", self.themes_path.name, ", ".join(changed))
+        return changed
+
+    def themes_stamp(self) -> tuple[int, int] | None:
+        """(mtime_ns, size) of `themes.toml`, or None without one: cheap to poll for edits."""
+        try:
+            st = self.themes_path.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_size
 
 
 def init_studio(path: str | os.PathLike[str], *, themes_toml: str | None = None) -> Studio:

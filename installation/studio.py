@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from curation.catalog import Catalog, Job, Piece, default_worker_name
-from curation.studio import Studio
+from curation.studio import Studio, StudioError
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +231,7 @@ class StudioWorker:
         self._rng = random.Random(self.options.sample_seed)
         self.outcomes: list[Outcome] = []
         self._default_models: tuple[Any, ...] | None = None
+        self._themes_stamp: tuple[int, int] | None = None
 
     # -- control ----------------------------------------------------------------------------------------------------
 
@@ -297,8 +298,23 @@ class StudioWorker:
                                          policy=load_policy(self.options.policy, self.studio.root))
         return self._curator
 
+    def refresh_themes(self, *, strict: bool = False) -> None:
+        """Copy `themes.toml` into the catalog when it changed since the last look, so the artist's edits reach the
+        sampled prompts while the worker runs. A broken edit keeps the previous themes (logged); `strict` stops."""
+        stamp = self.studio.themes_stamp()
+        if stamp == self._themes_stamp:
+            return
+        self._themes_stamp = stamp
+        try:
+            self.studio.sync_themes()
+        except StudioError as exc:
+            if strict:
+                raise WorkerStop(str(exc)) from exc
+            log.warning("%s; keeping the themes as they were until the file is fixed", exc)
+
     def startup(self) -> None:
         """Recover from a crash (stale jobs, temporary folders), load the default models, curate leftovers."""
+        self.refresh_themes(strict=True)
         if self.options.requeue_running:
             n = self.catalog.requeue_running()
             if n:
@@ -353,6 +369,7 @@ class StudioWorker:
                 break
             job = None
             try:
+                self.refresh_themes()
                 job = self.catalog.claim_job(self.name)
                 if job is None and self.options.sample:
                     self.sample_job()

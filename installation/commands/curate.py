@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from curation.studio import open_studio
 
     studio = open_studio(args.studio)
+    studio.sync_themes()
     policy = load_policy(args.policy, studio.root)
     with studio.catalog() as cat:
         # the models first: a scorer that cannot load must fail before anything is imported

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_posts is not None and args.max_posts < 1:
         raise EngagementError("--max-posts must be at least 1")
     studio = open_studio(args.studio)
+    studio.sync_themes()  # why: posts are matched to pieces by their theme's caption
     with studio.catalog() as catalog:
         report = read_engagement(catalog, source, max_posts=args.max_posts, skip_recent_hours=args.skip_recent_hours,
                                  sleep_s=args.sleep, comments=args.comments, min_caption_ratio=args.min_caption_ratio)

@@ -123,7 +123,9 @@ def _progress(total: int, unit: str) -> Iterator[Callable[[int, int, Any], None]
 def _open(args: argparse.Namespace) -> Any:
     from curation.studio import open_studio
 
-    return open_studio(args.studio)
+    studio = open_studio(args.studio)
+    studio.sync_themes()  # why: posts and posters carry the themes' current reflection, facts and hashtags
+    return studio
 
 
 def _pieces(catalog: Any, args: argparse.Namespace) -> list[Any]:

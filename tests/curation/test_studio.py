@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,47 @@ def test_piece_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DSTRTD_BASE_URL", "https://dstrtd.art/")
     assert base_url() == "https://dstrtd.art"
     assert piece_url("x", "https://a.b/") == "https://a.b/p/x"
+
+
+def test_sync_writes_only_changed_themes_and_keeps_removed_ones(tmp_path: Path) -> None:
+    studio = init_studio(tmp_path / "s", themes_toml=textwrap.dedent('''
+        [[theme]]
+        name = "reef"
+        prompts = ["a reef:1"]
+        [[theme]]
+        name = "ice"
+        prompts = ["ice:1"]
+        '''))
+    assert studio.sync_themes() == []  # init synced them already
+    with studio.catalog() as cat:
+        before = cat.revision()
+    studio.themes_path.write_text(textwrap.dedent('''
+        [[theme]]
+        name = "reef"
+        prompts = ["a bleached reef:1"]
+        reflection = "White where it was coloured."
+        [[theme]]
+        name = "kelp"
+        prompts = ["a kelp forest:1"]
+        '''))
+    assert studio.sync_themes() == ["reef", "kelp"]
+    with studio.catalog() as cat:
+        assert cat.get_theme("reef").prompts == ("a bleached reef:1",)
+        assert cat.get_theme("reef").reflection == "White where it was coloured."
+        assert cat.get_theme("kelp").prompts == ("a kelp forest:1",)
+        assert cat.get_theme("ice").prompts == ("ice:1",)  # gone from the file, kept for its pieces
+        after = cat.revision()
+    assert after > before
+    assert studio.sync_themes() == []
+    with studio.catalog() as cat:
+        assert cat.revision() == after  # nothing changed, nothing written
+
+
+def test_themes_stamp_moves_with_edits(tmp_path: Path) -> None:
+    studio = init_studio(tmp_path / "s")
+    first = studio.themes_stamp()
+    assert first is not None
+    studio.themes_path.write_text(studio.themes_path.read_text() + "\n# a note\n")
+    assert studio.themes_stamp() != first
+    studio.themes_path.unlink()
+    assert studio.themes_stamp() is None

@@ -1,4 +1,4 @@
-"""`dstrtd catalog accept|feature|reject|title`: the artist's own decisions and titles, through `installation.cli.main`."""
+"""The artist at work through `installation.cli.main`: deciding and titling pieces, queueing edited themes."""
 
 from __future__ import annotations
 
@@ -72,3 +72,13 @@ def test_titles_show_everywhere_and_clear(studio, tmp_path: Path, capsys: pytest
     assert "title cleared" in capsys.readouterr().out
     with studio.catalog() as cat:
         assert cat.get_piece_by_slug(a).title == ""
+
+
+def test_queue_takes_the_theme_as_edited_now(studio, capsys: pytest.CaptureFixture[str]) -> None:
+    studio.themes_path.write_text(studio.themes_path.read_text()
+                                  + '\n[[theme]]\nname = "kelp"\nprompts = ["a kelp forest:1"]\n')
+    assert main(["queue", "--studio", str(studio.root), "--theme", "kelp"]) == 0
+    assert "a kelp forest:1 (theme kelp)" in capsys.readouterr().out
+    studio.themes_path.write_text("[[theme]]\nprompts = 3\n")
+    assert main(["queue", "--studio", str(studio.root), "--theme", "kelp"]) == 2
+    assert "themes.toml: theme #1 needs a `name`" in capsys.readouterr().err

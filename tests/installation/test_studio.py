@@ -12,7 +12,7 @@ import torch
 
 from curation.catalog import Catalog
 from generator.errors import NonFiniteLoss, WeightsUnavailable
-from installation.studio import STUDIO_KEY, StudioWorker, WorkerOptions, requeue_stale, shrink
+from installation.studio import STUDIO_KEY, StudioWorker, WorkerOptions, WorkerStop, requeue_stale, shrink
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from studio_fakes import AcceptAll, FakeBackend  # noqa: E402
@@ -258,3 +258,26 @@ def test_a_locked_catalog_is_waited_out(studio, cat: Catalog, monkeypatch: pytes
     w, _ = worker(studio, cat, FakeBackend(), poll_s=0.01)
     assert w.run() == 0
     assert cat.get_job(job_id).status == "done" and len(calls) >= 2
+
+
+def test_edits_to_themes_reach_the_running_worker(studio, cat: Catalog, caplog: pytest.LogCaptureFixture) -> None:
+    w, _ = worker(studio, cat, FakeBackend(), sample=True, max_jobs=1)
+    w.refresh_themes(strict=True)
+    studio.themes_path.write_text(studio.themes_path.read_text()
+                                  + '\n[[theme]]\nname = "kelp"\nprompts = ["a kelp forest:1"]\n')
+    w.refresh_themes()
+    assert cat.get_theme("kelp").prompts == ("a kelp forest:1",)
+    good = studio.themes_path.read_text()
+    studio.themes_path.write_text(good.replace('name = "kelp"', 'name = 3'))
+    w.refresh_themes()  # a broken edit mid-run: logged, the old themes stay
+    assert "needs a `name`" in caplog.text and "keeping the themes as they were" in caplog.text
+    assert cat.get_theme("kelp") is not None
+    with pytest.raises(WorkerStop, match="needs a `name`"):
+        StudioWorker(studio, w.options, backend=FakeBackend(), catalog=cat).refresh_themes(strict=True)
+
+
+def test_a_broken_themes_file_stops_the_worker_at_start(studio, cat: Catalog) -> None:
+    studio.themes_path.write_text("[[theme]]\nname = \n")
+    w, _ = worker(studio, cat, FakeBackend())
+    assert w.run() == 2
+    assert cat.list_jobs() == []
