@@ -17,7 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     parser.add_argument("--base-url", default=None,
                         help="the address visitors use, as the QR codes encode it (<base-url>/p/<slug>); used in "
-                             "share links (default: $DSTRTD_BASE_URL, else http://localhost:8000)")
+                             "share links. Its path is the sub-path behind a reverse proxy: with "
+                             "https://museum.example/dstrtd every link starts with /dstrtd, and requests are answered "
+                             "with or without that prefix, so the proxy may strip it or pass it on (no --root-path "
+                             "needed) (default: $DSTRTD_BASE_URL, else http://localhost:8000)")
     parser.add_argument("--token", default=None,
                         help="token for the control endpoints (default: $DSTRTD_WEB_TOKEN; without one they are "
                              "disabled). Prefer the variable: other users of the machine can read a command line")
@@ -45,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
                     len(settings.token))
     log.info("public pages of %s at http://%s:%d (visitors: %s/p/<slug>)", settings.studio, args.host, args.port,
              settings.base_url)
+    if settings.root_path:
+        log.info("links start with %s; the proxy may strip that prefix or pass it on", settings.root_path)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", server_header=False,
                 log_config=None)
     return 0

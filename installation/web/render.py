@@ -51,12 +51,15 @@ def stylesheet() -> tuple[bytes, str]:
     return data, hashlib.sha256(data).hexdigest()[:10]
 
 
-def layout(title: str, main: Safe, *, description: str = "", meta: Safe = Safe("")) -> Safe:
-    """A whole page: the site header and footer around `main`, with the stylesheet and the extra head tags."""
-    return render("base.html", title=title, description=description, meta=meta, main=main,
-                  stylesheet=f"/static/style.css?v={stylesheet()[1]}")
+def layout(title: str, main: Safe, *, root: str, description: str = "", meta: Safe = Safe("")) -> Safe:
+    """A whole page: the site header and footer around `main`, with the stylesheet and the extra head tags. `root` is
+    the sub-path the site is published under ("" at the root of a host, else e.g. "/dstrtd"): every link of the
+    frame starts with it."""
+    return render("base.html", title=title, description=description, meta=meta, main=main, home=f"{root}/",
+                  stylesheet=f"{root}/static/style.css?v={stylesheet()[1]}")
 
 
-def error_page(status: int, message: str) -> Safe:
+def error_page(status: int, message: str, *, root: str) -> Safe:
     heading = {404: "Nothing here", 400: "That address is not quite right"}.get(status, "Something went wrong")
-    return layout(f"{heading} · DSTRTD", render("error.html", heading=heading, message=message))
+    return layout(f"{heading} · DSTRTD", render("error.html", heading=heading, message=message, home=f"{root}/"),
+                  root=root)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 TOKEN_ENV = "DSTRTD_WEB_TOKEN"
 API_MAX_LIMIT = 100  # why: one JSON page stays under ~100 kB
+# why: the prefix is matched against request paths and written into every link, so only plain URL path characters
+# (RFC 3986 pchar, percent-escapes included); anything else must be written percent-encoded
+_SEGMENT = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+")
 
 
 class WebSettingsError(ValueError):
@@ -22,10 +27,27 @@ def token_from_env(explicit: str | None = None) -> str | None:
     return token.strip() or None if token is not None else None
 
 
+def root_path_of(base_url: str) -> str:
+    """The path of `base_url` with no trailing slash: "" at the root of a host, "/dstrtd" for
+    https://museum.example/dstrtd. Refuses a query, a fragment, empty or dot segments and characters a path cannot
+    hold as they are."""
+    parts = urlsplit(base_url)
+    if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
+        raise WebSettingsError(f"base_url must not hold a query or a fragment, not {base_url!r}")
+    path = parts.path.rstrip("/")
+    for segment in path.split("/")[1:]:
+        if segment in ("", ".", "..") or not _SEGMENT.fullmatch(segment):
+            raise WebSettingsError(f"base_url's path {parts.path!r} is not a plain sub-path such as /dstrtd (no empty "
+                                   f"or dot segments; other characters percent-encoded)")
+    return path
+
+
 @dataclass(frozen=True)
 class WebSettings:
     studio: Path
-    base_url: str = "http://localhost:8000"  # where visitors reach the pages; share links and og:url use it
+    # Where visitors reach the pages; share links, og:url and the QR codes use it. Its path is the sub-path the site
+    # is published under behind a reverse proxy ("https://museum.example/dstrtd": every link starts with /dstrtd).
+    base_url: str = "http://localhost:8000"
     token: str | None = field(default=None, repr=False)  # None: control endpoints answer 403
     max_body_bytes: int = 64 * 1024  # why: control requests are a few hundred bytes; more is a mistake or an attack
     page_size: int = 24  # why: a multiple of 2, 3 and 4, so the index grid's rows are full on phone and desktop
@@ -36,6 +58,7 @@ class WebSettings:
         if not base.startswith(("http://", "https://")) or any(c.isspace() for c in base):
             raise WebSettingsError(f"base_url must be an http:// or https:// address without spaces, not {base!r}")
         object.__setattr__(self, "base_url", base)
+        root_path_of(base)
         if self.token is not None and not self.token.strip():
             object.__setattr__(self, "token", None)
         if self.max_body_bytes < 1024:
@@ -46,3 +69,12 @@ class WebSettings:
     @property
     def control_enabled(self) -> bool:
         return self.token is not None
+
+    @property
+    def root_path(self) -> str:
+        """The path of `base_url`: "" at the root of a host, else e.g. "/dstrtd" (no trailing slash)."""
+        return root_path_of(self.base_url)
+
+    def href(self, path: str) -> str:
+        """The link to the site's own `path` ("/p/<slug>") as visitors must follow it: "/dstrtd/p/<slug>"."""
+        return self.root_path + path

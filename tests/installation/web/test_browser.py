@@ -14,6 +14,7 @@ from curation.catalog import Piece
 from curation.studio import Studio
 from installation.web import WebSettings, create_app
 
+from .proxy import PREFIX, SUB_BASE, Proxy
 from .support import BASE, MAGENTA, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
@@ -84,3 +85,44 @@ def test_index_shows_thumbnails(site: str, tmp_path: Path) -> None:
         box = colour_box(shot, colour)
         assert box is not None and 100 <= box[2] - box[0] <= 400, f"thumbnail of {colour} missing or odd: {box}"
     assert colour_box(shot, (200, 30, 30)) is None, "an unpublished piece shows on the index"
+
+
+@pytest.fixture()
+def proxy(studio: Studio, pieces: dict[str, Piece]):
+    """The site behind a proxy at /dstrtd that strips the prefix (nginx `proxy_pass http://127.0.0.1:8000/;`)."""
+    behind = Proxy(create_app(WebSettings(studio=studio.root, base_url=SUB_BASE)), "strip")
+    with serve(behind) as url:
+        yield url + PREFIX, behind
+
+
+def requested(behind: Proxy) -> list[tuple[str, int]]:
+    """What the browser asked the proxy for, less /favicon.ico, which it asks of the host's root on its own."""
+    return [(path, status) for path, status in behind.seen if path != "/favicon.ico"]
+
+
+def test_piece_page_under_a_sub_path(proxy: tuple[str, Proxy], pieces: dict[str, Piece], tmp_path: Path) -> None:
+    site, behind = proxy
+    slug = pieces["reef"].slug
+    shot = screenshot(f"{site}/p/{slug}", (DESKTOP[0], 1400), tmp_path / "subpath-desktop.png")
+    box = colour_box(shot, MAGENTA)
+    assert box is not None, "the artwork did not load under the sub-path"
+    left, top, right, bottom = box
+    # The column's width and centring come from the stylesheet: without it the image sits at the left at 512 px.
+    assert 600 <= right - left <= 800 and abs((left + right) / 2 - DESKTOP[0] / 2) <= 4, f"unstyled page: {box}"
+    assert shot.getpixel((20, shot.height - 20)) == (17, 17, 17), "the page background is not the stylesheet's"
+    assert bright_rows(shot, bottom + 1, shot.height) > 60, "no text under the artwork"
+    seen = requested(behind)
+    ok = {path.split("?")[0] for path, status in seen if status == 200}
+    assert {f"{PREFIX}/p/{slug}", f"{PREFIX}/static/style.css", f"{PREFIX}/p/{slug}/image.png"} <= ok, seen
+    assert all(path.startswith(PREFIX + "/") and status == 200 for path, status in seen), seen
+
+
+def test_index_under_a_sub_path_shows_thumbnails(proxy: tuple[str, Proxy], tmp_path: Path) -> None:
+    site, behind = proxy
+    shot = screenshot(f"{site}/", (DESKTOP[0], 1200), tmp_path / "subpath-index.png")
+    for colour in (MAGENTA, (40, 90, 220)):
+        box = colour_box(shot, colour)
+        assert box is not None and 100 <= box[2] - box[0] <= 400, f"thumbnail of {colour} missing or odd: {box}"
+    seen = requested(behind)
+    assert sum(path.endswith("/thumb.jpg") for path, _ in seen) == 4, seen
+    assert all(path.startswith(PREFIX + "/") and status == 200 for path, status in seen), seen
