@@ -7,6 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DSTRTD_CACHE=/cache \
     SDL_VIDEODRIVER=dummy
 
+# DejaVu Sans for the text of posters, posts and the gallery (else they fall back to a plainer built-in font).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 1000 dstrtd \
  && mkdir -p /cache /studio && chown dstrtd:dstrtd /cache /studio
 

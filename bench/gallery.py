@@ -30,6 +30,9 @@ import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 from PIL import Image  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # why: before bench/, whose curation.py would shadow the package
+
 from curation.studio import Studio, init_studio  # noqa: E402
 from installation.gallery.app import GalleryApp  # noqa: E402
 from installation.gallery.config import GalleryConfig  # noqa: E402

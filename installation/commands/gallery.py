@@ -59,7 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     over.add_argument("--screen-inches", type=float, metavar="IN",
                       help="the screen's diagonal, for the QR code's physical size (default 55)")
     over.add_argument("--scan-distance", type=float, metavar="M", help="metres the QR code must scan from (2)")
-    over.add_argument("--font", metavar="FILE", help="a .ttf/.otf font (default: pygame's own)")
+    over.add_argument("--font", metavar="FILE",
+                      help="a .ttf/.otf font (default: the first installed of Inter, Noto Sans, DejaVu Sans, "
+                           "Liberation Sans, Helvetica, Segoe UI, Arial; else pygame's own)")
     screen = parser.add_argument_group("screen and schedule")
     screen.add_argument("--display", type=int, metavar="N", help="monitor to use, 0 = primary (default 0)")
     screen.add_argument("--windowed", type=_size, metavar="WxH", help="a window of this size instead of fullscreen")

@@ -4,7 +4,8 @@
 
 Modules: `config` (the settings), `schedule` (opening hours), `order` (what comes next), `slideshow` (the state
 machine: `tick(dt)` -> `Frame`), `images` (safe decoding and fitting), `preload` (the decoding thread), `source`
-(the catalog, watched on its own thread), `overlay` (QR sizing and text wrapping), `render` (pygame drawing),
+(the catalog, watched on its own thread), `overlay` (QR sizing, text sizes and wrapping), `fonts` (which font:
+`--font`, else the first installed of a preference list, else pygame's own), `render` (pygame drawing),
 `state` (the resume file) and `app` (the loop). Only `render` and `app` import pygame.
 
 Keys: right = next, left = previous, space = pause, o = overlays on/off, f = fullscreen, q / Esc = quit. The web

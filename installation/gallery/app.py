@@ -22,7 +22,7 @@ from curation.studio import Studio, open_studio
 from installation.gallery.config import GalleryConfig, GalleryError
 from installation.gallery.images import Prepared
 from installation.gallery.preload import Done, Job, Preloader
-from installation.gallery.render import Renderer
+from installation.gallery.render import Renderer, choose_display_font
 from installation.gallery.slideshow import Frame, Slideshow
 from installation.gallery.source import CatalogWatcher, Update
 from installation.gallery.state import STATE_NAME, load_state, save_state
@@ -105,14 +105,16 @@ class GalleryApp:
         self._loop_errors = 0
         self.last_frame: Frame | None = None
         self.started = False
+        self._overlay_names = frozenset(n for n in ("title", "reflection", "qr") if getattr(config, n))
 
     # -- life cycle ---------------------------------------------------------------------------------------------
 
     def start(self) -> None:
         with Catalog(self.studio.catalog_path, root=self.studio.root) as catalog:
             catalog.revision()  # a missing or newer catalog fails here, with its own message, before any window
+        fonts = choose_display_font(self.config.font)  # a missing --font FILE fails here too, before any window
         self.screen, self._physical = open_display(self.config)
-        self.renderer = Renderer(self.screen, self.config, physical_px=self._physical)
+        self.renderer = Renderer(self.screen, self.config, physical_px=self._physical, fonts=fonts)
         self.preloader = Preloader(self._decode) if self._decode else Preloader()
         self.watcher = CatalogWatcher(self.studio.catalog_path, self.studio.root, poll=self.config.poll,
                                       score_curator=self.config.score_curator)
@@ -279,6 +281,7 @@ class GalleryApp:
             elif in_transition:
                 keep.append(done)
             elif done.prepared is not None and self.renderer.add(piece.id, piece.sha256, done.prepared):
+                self.renderer.warm(piece, self._overlay_names)  # its text and code now, not mid-crossfade
                 mode = done.prepared.source_mode
                 if mode != "RGB" and (piece.id, piece.sha256) not in self._converted:
                     log.info("piece %s is %s; shown converted to RGB", piece.slug, mode)

@@ -43,7 +43,7 @@ class GalleryConfig:
     base_url: str | None = None  # public pages' base; None: $DSTRTD_BASE_URL, else http://localhost:8000
     screen_inches: float = 55.0  # assumed diagonal of the screen; why: a common gallery TV; sizes the QR modules
     scan_distance: float = 2.0  # metres from which a visitor's phone must read the QR code
-    font: str | None = None  # a .ttf/.otf file; None: pygame's bundled font
+    font: str | None = None  # a .ttf/.otf file; None: the first installed of `fonts.FACES`, else pygame's own
     # -- schedule --
     hours: str | None = None  # opening hours, e.g. "10:00-18:00" or "tue-sun 10:00-18:00"; None: always open
     # -- the screen --

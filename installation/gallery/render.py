@@ -6,24 +6,66 @@ window of the canvas into a reusable scratch surface).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pygame
 
 from curation.studio import piece_url
 from installation.gallery.config import GalleryConfig
+from installation.gallery.fonts import FontChoice, choose_font
 from installation.gallery.images import RAW_MODE, Prepared
 from installation.gallery.order import PieceInfo
-from installation.gallery.overlay import QR_ERROR, QrSize, qr_size, wrap
+from installation.gallery.overlay import (
+    BODY_LINES,
+    QR_ERROR,
+    TITLE_LINES,
+    QrSize,
+    TextLayout,
+    balanced_wrap,
+    qr_size,
+    text_layout,
+    text_width,
+    wrap,
+)
 from installation.gallery.slideshow import Frame, View
 from installation.qr import qr_image, qr_matrix
 
 log = logging.getLogger(__name__)
 
 TEXT_COLOUR = (245, 245, 240)
-PANEL_COLOUR = (0, 0, 0, 150)  # why: white text stays legible over any piece, and the piece still shows through
+PANEL_COLOUR = (0, 0, 0, 185)  # why: over a white piece the panel is grey 70, text 8.5:1 (WCAG AAA is 7:1); the piece
+#                                still shows through
+BUNDLED_SCALE = 0.6875  # pygame draws its bundled font this much smaller than asked; we undo it to match other faces
+
+
+def pygame_loads(path: str) -> bool:
+    """Whether pygame can open `path` as a font (pygame.font must be initialised)."""
+    try:
+        pygame.font.Font(path, 12).size("Ag")  # why: pygame-ce opens some broken files and fails only when used
+        return True
+    except (OSError, pygame.error, ValueError):
+        return False
+
+
+def choose_display_font(font: str | None) -> FontChoice:
+    """`fonts.choose_font` with pygame's loader and fontconfig lookup; logs the choice on one line."""
+    if not pygame.font.get_init():
+        pygame.font.init()
+
+    def match(family: str) -> str | None:
+        try:
+            return pygame.font.match_font(family)
+        except Exception as exc:  # fontconfig missing or broken: the bundled font still works
+            log.debug("fontconfig lookup of %s failed (%s)", family, exc)
+            return None
+
+    choice = choose_font(font, match=match, loads=pygame_loads)
+    log.info("%s", choice.describe())
+    return choice
 
 
 @dataclass
@@ -36,11 +78,13 @@ class _Canvas:
 class Renderer:
     """Draws frames onto `screen`; holds the decoded canvases and overlay surfaces of the pieces it is told to keep."""
 
-    def __init__(self, screen: pygame.Surface, config: GalleryConfig, *, physical_px: tuple[int, int] | None = None):
+    def __init__(self, screen: pygame.Surface, config: GalleryConfig, *, physical_px: tuple[int, int] | None = None,
+                 fonts: FontChoice | None = None):
         self.config = config
+        self.fonts = fonts if fonts is not None else choose_display_font(config.font)
         self._canvases: dict[int, _Canvas] = {}
-        self._overlays: dict[tuple[int, str], pygame.Surface] = {}
-        self._fonts: dict[int, pygame.font.Font] = {}
+        self._overlays: dict[tuple[int, str], pygame.Surface | None] = {}
+        self._fonts: dict[tuple[int, bool], pygame.font.Font] = {}
         self._qr_logged: QrSize | None = None
         self.version = 0  # grows whenever what a frame would look like changed (new canvas, new size)
         self.resize(screen, physical_px)
@@ -53,6 +97,7 @@ class Renderer:
         self.screen = screen
         self.size = screen.get_size()
         self.physical_px = physical_px or self.size  # pixels of the whole screen, for the QR's physical size
+        self.layout = text_layout(self.size)
         zoom = self.config.zoom_max
         self.canvas_size = (max(1, round(self.size[0] * zoom)), max(1, round(self.size[1] * zoom)))
         self._scratch: list[pygame.Surface] = []
@@ -145,39 +190,56 @@ class Renderer:
 
     # -- overlays -----------------------------------------------------------------------------------------------
 
-    def _font(self, px: int) -> pygame.font.Font:
-        if px not in self._fonts:
+    def _font(self, px: int, bold: bool = False) -> pygame.font.Font:
+        key = (px, bold)
+        if key not in self._fonts:
+            path = self.fonts.bold if bold else self.fonts.regular
             try:
-                self._fonts[px] = pygame.font.Font(self.config.font, px)
-            except (OSError, pygame.error) as exc:
-                log.warning("font %s unusable (%s); using pygame's own", self.config.font, exc)
-                self._fonts[px] = pygame.font.Font(None, px)
-        return self._fonts[px]
+                self._fonts[key] = pygame.font.Font(path, px if path else round(px / BUNDLED_SCALE))
+            except (OSError, pygame.error) as exc:  # the file went away or broke while running
+                log.warning("font %s unusable (%s); using pygame's own", path, exc)
+                self._fonts[key] = pygame.font.Font(None, round(px / BUNDLED_SCALE))
+        return self._fonts[key]
 
     @property
     def margin(self) -> int:
         return max(4, round(0.035 * min(self.size)))
 
+    def warm(self, piece: PieceInfo, which: frozenset[str]) -> None:
+        """Make the piece's overlays now (a few ms), so the first frame that shows them does not have to: the loop
+        calls this outside crossfades. A text the font cannot render is logged here and tried again when drawn."""
+        try:
+            self._placed_overlays(piece, which)
+        except pygame.error as exc:
+            log.warning("overlays of %s could not be made (%s)", piece.slug, exc)
+
     def _draw_overlays(self, piece: PieceInfo, which: frozenset[str], alpha: int) -> None:
         if alpha <= 0:
             return
+        for surface, rect in self._placed_overlays(piece, which):
+            # never set_alpha(None) on the text panel: that would switch off its per-pixel alpha
+            opaque = alpha >= 255 and not surface.get_flags() & pygame.SRCALPHA
+            surface.set_alpha(None if opaque else alpha)
+            self.screen.blit(surface, rect)
+
+    def _placed_overlays(self, piece: PieceInfo, which: frozenset[str]) -> list[tuple[pygame.Surface, pygame.Rect]]:
+        """The piece's QR code and text panel (made once, then cached) and where they go on the screen."""
+        placed = []
+        m = self.margin
         qr = self._overlay(piece, "qr") if "qr" in which else None
         qr_rect = None
         if qr is not None:
             qr_rect = qr.get_rect()
             corner = self.config.qr_corner
-            m = self.margin
             qr_rect.bottom = self.size[1] - m if corner.startswith("bottom") else m + qr_rect.height
             qr_rect.right = self.size[0] - m if corner.endswith("right") else m + qr_rect.width
-            qr.set_alpha(None if alpha >= 255 else alpha)
-            self.screen.blit(qr, qr_rect)
+            placed.append((qr, qr_rect))
         text_kind = "+".join(k for k in ("title", "reflection") if k in which)
         text_kind += "@qr" if qr_rect is not None else ""  # the text is narrower beside a code
         if text_kind.split("@")[0]:
             text = self._overlay(piece, text_kind, qr_rect)
             if text is not None:
                 rect = text.get_rect()
-                m = self.margin
                 rect.left = m
                 rect.bottom = self.size[1] - m
                 on_qr_side = qr_rect is not None and self.config.qr_corner.startswith("bottom")
@@ -185,8 +247,8 @@ class Renderer:
                     rect.left = qr_rect.right + m
                 if on_qr_side and rect.colliderect(qr_rect):  # a narrow (portrait) screen: text above the code
                     rect.left, rect.bottom = m, qr_rect.top - m
-                text.set_alpha(alpha)  # never None: that would switch off the panel's per-pixel alpha
-                self.screen.blit(text, rect)
+                placed.append((text, rect))
+        return placed
 
     def _overlay(self, piece: PieceInfo, kind: str, qr_rect: pygame.Rect | None = None) -> pygame.Surface | None:
         key = (piece.id, kind)
@@ -210,36 +272,79 @@ class Renderer:
         return pygame.image.frombytes(image.tobytes(), image.size, "RGB").convert()
 
     def _make_text(self, piece: PieceInfo, kind: str, qr_rect: pygame.Rect | None) -> pygame.Surface | None:
-        short = min(self.size)
-        m = self.margin
-        width = self.size[0] - 2 * m
-        if qr_rect is not None and self.config.qr_corner.startswith("bottom"):
-            beside = width - qr_rect.width - m
-            width = beside if beside >= 0.45 * self.size[0] else width  # else it goes above the code
-        pad = max(2, round(0.012 * short))
-        lines: list[tuple[pygame.font.Font, str]] = []
+        """The title and reflection on their panel, one surface (made once per piece and screen size)."""
+        lay, m = self.layout, self.margin
+        same_edge = qr_rect is not None and self.config.qr_corner.startswith("bottom")
+        width, _ = text_width(lay, self.size[0], m, qr_rect.width if same_edge else None)
+        inner = max(1, width - 2 * lay.pad_x)
+        blocks: list[tuple[pygame.font.Font, list[str], int]] = []
         if "title" in kind and piece.title:
-            font = self._font(max(8, round(0.045 * short)))
-            lines += [(font, line) for line in wrap(piece.title, width - 2 * pad, lambda s: font.size(s)[0], 1)]
+            font = self._font(lay.title_px, bold=True)
+            blocks.append((font, balanced_wrap(piece.title, inner, lambda s: font.size(s)[0], TITLE_LINES),
+                           lay.title_advance))
         if "reflection" in kind and piece.reflection:
-            font = self._font(max(8, round(0.027 * short)))
-            lines += [(font, line) for line in wrap(piece.reflection, width - 2 * pad, lambda s: font.size(s)[0], 2)]
-        if not lines:
+            font = self._font(lay.body_px)
+            blocks.append((font, wrap(piece.reflection, inner, lambda s: font.size(s)[0], BODY_LINES),
+                           lay.body_advance))
+        blocks = [b for b in blocks if b[1]]
+        if not blocks:
             return None
-        rendered = [font.render(text, True, TEXT_COLOUR) for font, text in lines]
-        gap = max(1, round(0.006 * short))
-        w = max(r.get_width() for r in rendered) + 2 * pad
-        h = sum(r.get_height() for r in rendered) + gap * (len(rendered) - 1) + 2 * pad
-        panel = pygame.Surface((w, h), pygame.SRCALPHA)
-        pygame.draw.rect(panel, PANEL_COLOUR, panel.get_rect(), border_radius=pad)
-        y = pad
-        for r in rendered:
-            panel.blit(r, (pad, y))
-            y += r.get_height() + gap
-        return panel.convert_alpha()
+        return _panel(blocks, lay)
 
     def save(self, path: str) -> None:
         pygame.image.save(self.screen, path)
+
+
+def _panel(blocks: list[tuple[pygame.font.Font, list[str], int]], lay: TextLayout) -> pygame.Surface:
+    """Lines of text on a rounded translucent panel, as one surface blitted per frame.
+
+    Text and panel are combined with the "over" formula through a lookup table on the text's coverage: pygame's
+    own blit of antialiased text onto a translucent surface darkens the edges and thins the strokes.
+    """
+    rendered: list[tuple[pygame.Surface, int]] = []  # (line, top)
+    y = lay.pad_y
+    for i, (font, lines, advance) in enumerate(blocks):
+        if i:
+            y += lay.gap
+        half_leading = (advance - font.get_height()) // 2
+        for line in lines:
+            rendered.append((font.render(line, True, TEXT_COLOUR), y + half_leading))
+            y += advance
+    w = max(r.get_width() for r, _ in rendered) + 2 * lay.pad_x
+    h = y + lay.pad_y
+    ink = pygame.Surface((w, h), pygame.SRCALPHA)  # the text's coverage, 0-255, in the alpha channel
+    ink.fill((0, 0, 0, 0))
+    for r, top in rendered:
+        ink.blit(r, (lay.pad_x, top), special_flags=pygame.BLEND_RGBA_MAX)
+    coverage = np.ascontiguousarray(pygame.surfarray.pixels_alpha(ink).T)  # (h, w); the copy releases the lock
+    rgba = _over_table().view(np.uint32)[:, 0][coverage].view(np.uint8).reshape(h, w, 4)  # one 4-byte lookup a pixel
+    _round_corners(rgba[..., 3], lay.radius)
+    return pygame.image.frombytes(rgba.tobytes(), (w, h), "RGBA").convert_alpha()
+
+
+@functools.cache
+def _over_table() -> np.ndarray:
+    """(256, 4) RGBA of the text colour over the panel colour, by the text's coverage 0-255 (straight alpha)."""
+    c = np.arange(256, dtype=np.float64) / 255.0
+    panel = PANEL_COLOUR[3] / 255.0
+    alpha = c + panel * (1.0 - c)
+    share = c / alpha  # of the text colour in the (not premultiplied) colour
+    colour, back = np.asarray(TEXT_COLOUR, np.float64), np.asarray(PANEL_COLOUR[:3], np.float64)
+    rgb = back + (colour - back) * share[:, None]
+    return np.round(np.column_stack([rgb, alpha * 255.0])).astype(np.uint8)
+
+
+def _round_corners(alpha: np.ndarray, radius: int) -> None:
+    """Antialiased rounded corners of `radius` px cut into an (h, w) alpha array, in place."""
+    r = max(0, min(radius, alpha.shape[0] // 2, alpha.shape[1] // 2))
+    if not r:
+        return
+    d = np.arange(r, dtype=np.float64) + 0.5  # pixel centres, from the outer edge inwards
+    keep = np.clip(r - np.hypot((r - d)[:, None], (r - d)[None, :]) + 0.5, 0.0, 1.0)  # top-left corner's coverage
+    for ys, xs in ((slice(None, r), slice(None, r)), (slice(None, r), slice(-r, None)),
+                   (slice(-r, None), slice(None, r)), (slice(-r, None), slice(-r, None))):
+        k = keep[:: 1 if ys.start is None else -1, :: 1 if xs.start is None else -1]
+        alpha[ys, xs] = np.round(alpha[ys, xs] * k).astype(np.uint8)
 
 
 def _letterbox(surface: pygame.Surface, size: tuple[int, int], background: tuple[int, int, int]) -> pygame.Surface:
