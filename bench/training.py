@@ -53,7 +53,8 @@ def bench_one(model_name: str, loss_name: str, batch: int, steps: int, warmup: i
     tokens = torch.randint(1, 49000, (batch, context), generator=g)
     tokens[:, -1] = 49407  # an end-of-text token, where the text tower pools
     tokens = tokens.to(device)
-    amp_dtype = torch.bfloat16 if amp and device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    native_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
+    amp_dtype = torch.bfloat16 if amp and native_bf16 else None
 
     def step(k: int) -> None:
         index = ((torch.arange(batch) + k * batch) % n).to(device)

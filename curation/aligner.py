@@ -114,7 +114,7 @@ class Aligner:
         texts = sorted({p.text for ps in own + theme for p in ps})
         cos_by_text: list[dict[str, float]] = [{} for _ in range(b)]
         if texts:
-            sims = image_features.float() @ self.text_features(texts).T  # (B, T)
+            sims = image_features.float().cpu() @ self.text_features(texts).T  # (B, T); text embeddings live on the CPU
             for i in range(b):
                 cos_by_text[i] = dict(zip(texts, sims[i].tolist(), strict=True))
         out = []

@@ -125,11 +125,12 @@ class Curator:
         size = getattr(self.scorer, "image_size", None)
         return max(SCORE_RESOLUTION if size is None else int(size), int(self.aligner.encoder.input_resolution))
 
-    def score(self, pieces: Sequence[Piece], *, rescore: bool = False) -> int:
+    def score(self, pieces: Sequence[Piece], *, rescore: bool = False,
+              progress: Callable[[int, int], None] | None = None) -> int:
         """Score pieces lacking scores from the current scorer and encoder (or all with `rescore`); returns how many.
 
         Each batch is loaded once and goes through the aesthetic scorer and the encoder; its image embeddings are
-        cached for clustering and deduplication.
+        cached for clustering and deduplication. `progress(done, total)` is called after each batch.
         """
         todo = [p for p in pieces if rescore or self._needs_scores(p)]
         themes = self._theme_prompts()
@@ -155,6 +156,8 @@ class Curator:
                     self.catalog.add_score(p.id, ALIGNMENT, al.value, version=self.aligner.version,
                                            details=al.details)
             log.debug("scored %d/%d pieces", min(start + len(batch), len(todo)), len(todo))
+            if progress is not None:
+                progress(min(start + len(batch), len(todo)), len(todo))
         return len(todo)
 
     def image_embeddings(self, pieces: Sequence[Piece]) -> Tensor:
@@ -207,11 +210,13 @@ class Curator:
         self.catalog.set_clusters(CLUSTER_RUN, labels, distances)
         return labels
 
-    def curate(self, pieces: Sequence[Piece] | None = None, *, rescore: bool = False) -> list[CurationRow]:
+    def curate(self, pieces: Sequence[Piece] | None = None, *, rescore: bool = False,
+               progress: Callable[[int, int], None] | None = None) -> list[CurationRow]:
         """Score, cluster and decide on those of `pieces` still 'generated' (default: all such); records every decision
-        with its reasons and returns one row per piece decided (featuring changes to public pieces included)."""
+        with its reasons and returns one row per piece decided (featuring changes to public pieces included).
+        `progress(done, total)` follows the scoring, the long part."""
         candidates_p = list(pieces) if pieces is not None else self.catalog.list_pieces("generated")
-        self.score(candidates_p, rescore=rescore)
+        self.score(candidates_p, rescore=rescore, progress=progress)
         with file_lock(self._lock_path):
             ids = {p.id for p in candidates_p}
             # another worker may have decided some meanwhile: only those still waiting are candidates

@@ -94,7 +94,8 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
             raise GeneratorError(f"precision {precision} is only offered on CUDA, not on {device.type}; use fp32")
         return None
     if precision == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        # why including_emulation=False: pre-Ampere GPUs (T4, V100) only emulate bf16, far slower than fp16
+        return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
     return {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
 
 
@@ -281,8 +282,11 @@ def _steps(cfg: GenerateConfig, models: Models) -> Iterator[Step]:
             terms: dict[str, torch.Tensor] = {}
             for head in heads:
                 p = head.perceptor
+                # why outside autocast: kornia builds its warp grids with matmuls, which autocast would run in
+                # bf16/fp16 (a pixel of error at 224 px); only the image tower runs in half precision
+                cutouts = head.cutouts(out)
                 with autocast():
-                    embeds = p.encode_image(p.preprocess_normalize(head.cutouts(out)))
+                    embeds = p.encode_image(p.preprocess_normalize(cutouts))
                 for key, loss_fn in (*head.text.items(), *head.fixed.items()):
                     term = head.weight * loss_fn(embeds.float())
                     terms[key] = terms[key] + term if key in terms else term

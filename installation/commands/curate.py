@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoder", default="tiny",
                         help="aligner encoder: tiny, an open_clip MODEL:PRETRAINED, or a checkpoint path")
     parser.add_argument("--policy", default=None, help="selection policy JSON (default: STUDIO/selection.json)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--device", default="auto", help="auto (a CUDA GPU if any, else cpu), cpu, cuda, cuda:N")
     parser.add_argument("--batch-size", dest="batch_size", type=int, default=16)
     parser.add_argument("--rescore", action="store_true", help="score again even where scores exist")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
@@ -92,6 +95,19 @@ def format_rows(rows: list[Any]) -> str:
     return table(body, ["slug", "aesthetic", "alignment", "cluster", "decision", "reasons"])
 
 
+@contextlib.contextmanager
+def _progress_bar(total: int) -> Iterator[Callable[[int, int], None]]:
+    """A bar on stderr while pieces are scored (shown on a terminal only, so logs and pipes stay clean)."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="piece", desc="scoring", file=sys.stderr, dynamic_ncols=True, disable=None) as bar:
+        def update(done: int, n: int) -> None:
+            bar.total = n
+            bar.update(done - bar.n)
+
+        yield update
+
+
 def run(args: argparse.Namespace) -> int:
     from curation.curator import Curator
     from curation.selection import load_policy
@@ -113,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
         if not pieces:
             print("nothing to curate: no piece is waiting (status 'generated')")
             return 0
-        rows = curator.curate(pieces, rescore=args.rescore)
+        with _progress_bar(len(pieces)) as progress:
+            rows = curator.curate(pieces, rescore=args.rescore, progress=progress)
     if args.json:
         print(json.dumps([r.__dict__ | {"reasons": list(r.reasons)} for r in rows], indent=2))
         return 0

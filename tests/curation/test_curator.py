@@ -123,6 +123,17 @@ def test_a_changed_scorer_version_scores_again(filled) -> None:
     assert Curator(cat, scorer=newer, aligner=Aligner(ColourEncoder())).score(cat.list_pieces()) == 4
 
 
+def test_scoring_reports_progress_per_batch(filled) -> None:
+    cat, _ = filled
+    calls: list[tuple[int, int]] = []
+    curator = Curator(cat, scorer=RednessScorer(), aligner=Aligner(ColourEncoder()), batch_size=3)
+    curator.curate(progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(3, 4), (4, 4)]
+    calls.clear()
+    assert curator.score(cat.list_pieces(), progress=lambda d, t: calls.append((d, t))) == 0
+    assert calls == []  # nothing left to score: no bar to move
+
+
 def test_images_load_square_in_unit_range(tmp_path: Path) -> None:
     path = tmp_path / "wide.png"
     im = Image.new("RGBA", (40, 20), (255, 0, 0, 255))

@@ -132,7 +132,9 @@ class Trainer:
         self.amp_dtype: torch.dtype | None = None
         if cfg.precision == "amp":
             if self.device.type == "cuda":
-                self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+                # why including_emulation=False: pre-Ampere GPUs only emulate bf16; they get fp16 + GradScaler
+                bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
+                self.amp_dtype = torch.bfloat16 if bf16 else torch.float16
             else:
                 log.info("precision=amp runs on CUDA only; training in float32 on %s", self.device)
         learn_temp = cfg.loss == "clip" and cfg.learnable_temp
@@ -254,7 +256,10 @@ class Trainer:
         self.model.load_state_dict(ckpt["model"], strict=True)
         self.loss_fn.load_state_dict(ckpt["loss"], strict=True)
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scaler.load_state_dict(ckpt["scaler"])
+        if ckpt["scaler"] and self.scaler.is_enabled():
+            # why the guard: a run saved under bf16 (no scaler: empty state) may resume on a GPU that needs fp16,
+            # whose GradScaler refuses an empty state; it then starts from its initial scale
+            self.scaler.load_state_dict(ckpt["scaler"])
         self.step, self.epoch, self.batch_in_epoch = ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]
         self.train_log, self.epochs_log, self.best = ckpt["train_log"], ckpt["epochs_log"], ckpt["best"]
         rng = ckpt["rng"]
