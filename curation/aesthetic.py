@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from generator.fields import known_keys
+
 log = logging.getLogger(__name__)
 
 N_BINS = 10
@@ -119,11 +121,7 @@ class TowerConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TowerConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ScorerError(f"unknown tower config keys {unknown}; known: {sorted(known)}")
-        values = dict(data)
+        values = known_keys(data, cls, ScorerError, "tower config keys")
         for key in ("mean", "std"):
             if key in values:
                 values[key] = tuple(float(v) for v in values[key])
@@ -298,11 +296,7 @@ class HeadConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HeadConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ScorerError(f"unknown head config keys {unknown}; known: {sorted(known)}")
-        values = dict(data)
+        values = known_keys(data, cls, ScorerError, "head config keys")
         values["hidden"] = tuple(int(h) for h in values.get("hidden", ()))
         if isinstance(values.get("dropout"), list):
             values["dropout"] = tuple(float(d) for d in values["dropout"])

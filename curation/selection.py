@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from curation.dedup import cosine_matrix
+from generator.fields import known_keys
 
 NO_THEME = "(no theme)"
 
@@ -66,11 +67,7 @@ class SelectionPolicy:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "selection policy") -> SelectionPolicy:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise PolicyError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        values = dict(data)
+        values = known_keys(data, cls, PolicyError, "field(s)", where)
         if "cluster_weights" in values:
             values["cluster_weights"] = tuple(float(w) for w in values["cluster_weights"])
         for name in ("min_aesthetic", "min_alignment", "duplicate_cosine"):

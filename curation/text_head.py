@@ -37,6 +37,7 @@ from curation.aesthetic import (
     build_tower,
     distribution_mean,
 )
+from generator.fields import known_keys
 
 TEXT_HEAD_TYPE = "logits-per-text"
 RATING_TEMPLATE = "a photo rated {} out of 10"
@@ -97,11 +98,7 @@ class TextHeadConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TextHeadConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ScorerError(f"unknown logits-per-text head config keys {unknown}; known: {sorted(known)}")
-        values = dict(data)
+        values = known_keys(data, cls, ScorerError, "logits-per-text head config keys")
         if "prompts" in values:
             values["prompts"] = tuple(str(p) for p in values["prompts"])
         return cls(**values)

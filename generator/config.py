@@ -16,6 +16,7 @@ from typing import Any
 from generator import registry
 from generator.cutouts import AUGMENTATIONS, DEFAULT_AUGMENTS, CutoutMode
 from generator.errors import GeneratorError
+from generator.fields import known_keys
 from generator.prompts import parse_noise_prompt, parse_prompt, parse_schedule
 
 OPTIMIZERS = ("adam", "adamw", "adamax", "adagrad", "radam", "nadam", "rmsprop", "sgd")
@@ -131,12 +132,8 @@ class GenerateConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "settings") -> GenerateConfig:
         """Build from `to_dict()` output; unknown keys raise (a typo must not be silently ignored)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise GeneratorError(f"unknown setting(s) {', '.join(unknown)} in {source}; "
-                                 f"known: {', '.join(sorted(known))}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        values = known_keys(data, cls, GeneratorError, "setting(s)", source)
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

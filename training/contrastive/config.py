@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
+from generator.fields import known_keys
 from training.contrastive.errors import ContrastiveError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -112,11 +113,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ContrastiveError(f"unknown config keys {unknown}; known keys: {', '.join(sorted(known))}")
-        return cls(**{k: _coerce(k, v) for k, v in data.items()})
+        values = known_keys(data, cls, ContrastiveError, "config keys")
+        return cls(**{k: _coerce(k, v) for k, v in values.items()})
 
     def replace(self, **changes: Any) -> TrainConfig:
         """`dataclasses.replace` with the same checks and coercion as `from_dict` (CLI strings become numbers)."""

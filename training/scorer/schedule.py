@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from generator.fields import known_keys
 from training.scorer.losses import LOSSES
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
@@ -113,16 +114,10 @@ class Schedule:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Schedule:
-        unknown = sorted(set(data) - {"name", "description", "stages"})
-        if unknown:
-            raise ScheduleError(f"unknown schedule keys {unknown}; known: name, description, stages")
+        known_keys(data, ("name", "description", "stages"), ScheduleError, "schedule keys")
         stages = []
-        known = set(Stage.__dataclass_fields__)
         for i, raw in enumerate(data.get("stages", ())):
-            bad = sorted(set(raw) - known)
-            if bad:
-                raise ScheduleError(f"stage {i} has unknown keys {bad}; known: {sorted(known)}")
-            values = dict(raw)
+            values = known_keys(raw, Stage, ScheduleError, "keys", f"stage {i}")
             values.setdefault("name", f"stage{i}")
             values["losses"] = tuple(values.get("losses", ("mse",)))
             try:

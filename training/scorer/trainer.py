@@ -22,7 +22,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from curation.aesthetic import (
     public_head_entry,
     public_heads,
 )
+from generator.fields import known_keys
 from training.scorer.data import (
     DataReport,
     RatedImageDataset,
@@ -122,11 +123,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise TrainingError(f"unknown training settings {unknown}; known: {sorted(known)}")
-        values = dict(data)
+        values = known_keys(data, cls, TrainingError, "training settings")
         values["head_hidden"] = tuple(values.get("head_hidden", ()))
         values["rating_prompts"] = tuple(values.get("rating_prompts", ()))
         return cls(**values)
