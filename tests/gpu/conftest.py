@@ -8,7 +8,6 @@ skipped or relaxed, so such a run proves the plumbing, never the CUDA paths.
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
@@ -65,38 +64,12 @@ def cpu_tiny_models():
 
 # --- data for the training tests ----------------------------------------------------------------------------------
 
-_COLOURS = {"red": (220, 30, 30), "green": (30, 180, 60), "blue": (40, 70, 220), "yellow": (230, 210, 40),
-            "purple": (140, 50, 170), "orange": (240, 140, 20)}
-_SHAPES = ("circle", "square", "triangle", "bar")
-
-
 @pytest.fixture(scope="session")
 def pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """24 captioned shapes + manifest.csv (image, caption, label), as tests/training/contrastive/conftest.py."""
-    from PIL import Image, ImageDraw
+    """24 captioned shapes + manifest.csv (image, caption, label), as in the contrastive tests."""
+    from training.contrastive.synthetic import write_shape_pairs
 
-    folder = tmp_path_factory.mktemp("pairs")
-    rows = []
-    for colour, rgb in _COLOURS.items():
-        for shape in _SHAPES:
-            im = Image.new("RGBA", (24, 18), (0, 0, 0, 0))
-            draw = ImageDraw.Draw(im)
-            if shape == "circle":
-                draw.ellipse((3, 3, 20, 14), fill=(*rgb, 255))
-            elif shape == "square":
-                draw.rectangle((3, 3, 20, 14), fill=(*rgb, 255))
-            elif shape == "triangle":
-                draw.polygon([(12, 2), (21, 15), (2, 15)], fill=(*rgb, 255))
-            else:
-                draw.rectangle((2, 7, 21, 11), fill=(*rgb, 255))
-            im.save(folder / f"{colour}-{shape}.png")
-            rows.append({"image": f"{colour}-{shape}.png", "caption": f"a {colour} {shape}", "label": shape})
-    manifest = folder / "manifest.csv"
-    with manifest.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["image", "caption", "label"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return manifest
+    return write_shape_pairs(tmp_path_factory.mktemp("pairs"))
 
 
 @pytest.fixture(scope="session")
