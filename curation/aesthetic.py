@@ -182,13 +182,28 @@ class ClipImageTower(nn.Module):
         return F.normalize(features.float(), dim=-1)
 
 
+def load_tower_perceptor(spec: str | TowerConfig) -> Any | None:
+    """The CLIP model behind a pretrained tower spec ("ViT-B-32:openai", "NAME:/path"), loaded once so that its image
+    side (`build_tower(..., perceptor=)`) and its text side (a logits-per-text head) need not load it twice; None for
+    towers without pretrained weights ("tiny", "NAME", "NAME:random", a `TowerConfig`)."""
+    if isinstance(spec, TowerConfig):
+        return None
+    model, pretrained = parse_tower_spec(spec)
+    if model == "tiny" or not pretrained or pretrained == "random":
+        return None
+    from generator.perceptors import load_perceptor
+
+    return load_perceptor(f"{model}:{pretrained}", device="cpu")
+
+
 def build_tower(spec: str | TowerConfig, *, load_pretrained: bool = True,
-                device: torch.device | str = "cpu") -> ClipImageTower:
+                device: torch.device | str = "cpu", perceptor: Any | None = None) -> ClipImageTower:
     """Build an image tower: "tiny", an open_clip model name ("ViT-B-32", random weights), "NAME:TAG"
     ("ViT-B-32:openai") or "NAME:/path/to/weights"; "NAME:random" is the same as "NAME".
 
     Pretrained weights come through `generator.perceptors` (its registry, cache and offline rules); the tower is
     unfrozen. A `TowerConfig` rebuilds a saved tower with random weights, ready for a strict `load_state_dict`.
+    `perceptor`: the spec's CLIP model already loaded (`load_tower_perceptor`), to take the image tower from.
     """
     import open_clip
 
@@ -209,7 +224,7 @@ def build_tower(spec: str | TowerConfig, *, load_pretrained: bool = True,
         visual = open_clip.CLIP(embed_dim=config.embed_dim, vision_cfg=dict(config.vision_cfg or TINY_VISION_CFG),
                                 text_cfg=dict(_THROWAWAY_TEXT_CFG), quick_gelu=config.quick_gelu).visual
     elif pretrained:
-        visual, mean, std = _pretrained_visual(config.model, pretrained, device)
+        visual, mean, std = _pretrained_visual(config.model, pretrained, device, perceptor)
         # record what was built (OpenAI weights come with QuickGELU), so a saved tower rebuilds the same
         config = replace(config, mean=mean, std=std, quick_gelu=_uses_quick_gelu(visual))
     else:
@@ -224,16 +239,17 @@ def _uses_quick_gelu(module: nn.Module) -> bool:
     return any(type(m).__name__ == "QuickGELU" for m in module.modules())
 
 
-def _pretrained_visual(model: str, pretrained: str, device: torch.device | str
+def _pretrained_visual(model: str, pretrained: str, device: torch.device | str, perceptor: Any | None = None
                        ) -> tuple[nn.Module, tuple[float, float, float], tuple[float, float, float]]:
     """The image tower of `generator.perceptors.load_perceptor("MODEL:PRETRAINED")`, unfrozen for fine-tuning.
 
     The perceptor loader owns the hard cases (the weights registry and cache, OpenAI's TorchScript files, offline
     errors that say where to put the file); its errors carry `exit_code` and propagate as they are.
     """
-    from generator.perceptors import load_perceptor
+    if perceptor is None:
+        from generator.perceptors import load_perceptor
 
-    perceptor = load_perceptor(f"{model}:{pretrained}", device="cpu")
+        perceptor = load_perceptor(f"{model}:{pretrained}", device="cpu")
     visual = perceptor.model.visual.float().requires_grad_(True)
     norm = perceptor.preprocess_normalize
     mean = tuple(float(v) for v in norm.mean.flatten())

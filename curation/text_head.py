@@ -36,6 +36,7 @@ from curation.aesthetic import (
     TowerConfig,
     build_tower,
     distribution_mean,
+    load_tower_perceptor,
 )
 from generator.fields import known_keys
 
@@ -168,13 +169,15 @@ def _tiny_text_clip(embed_dim: int) -> nn.Module:
 
 
 @torch.no_grad()
-def encode_prompts(tower: TowerConfig, prompts: Sequence[str]) -> tuple[torch.Tensor, float, str]:
+def encode_prompts(tower: TowerConfig, prompts: Sequence[str], perceptor: Any | None = None
+                   ) -> tuple[torch.Tensor, float, str]:
     """Text embeddings (10, D) of `prompts` by the text tower that belongs to this image tower, that model's
     temperature, and the text model's name.
 
     "tiny": the tiny text tower (`TINY_TEXT_CFG`) of a seeded open_clip CLIP. "MODEL:PRETRAINED": the text tower of
     the same weights through `generator.perceptors` (its registry, cache and offline rules). A random named tower
-    ("ViT-B-32") gets a random text tower of that model.
+    ("ViT-B-32") gets a random text tower of that model. `perceptor`: that CLIP model already loaded
+    (`curation.aesthetic.load_tower_perceptor`), so it is not loaded a second time.
     """
     import open_clip
 
@@ -183,10 +186,11 @@ def encode_prompts(tower: TowerConfig, prompts: Sequence[str]) -> tuple[torch.Te
         tokenizer = open_clip.SimpleTokenizer(context_length=int(TINY_TEXT_CFG["context_length"]))
         emb = model.encode_text(tokenizer(list(prompts))).float()
         return emb, INIT_LOGIT_SCALE, "tiny"
-    from generator.perceptors import load_perceptor
-
     name = f"{tower.model}:{tower.pretrained or 'random'}"
-    perceptor = load_perceptor(name, device="cpu")
+    if perceptor is None:
+        from generator.perceptors import load_perceptor
+
+        perceptor = load_perceptor(name, device="cpu")
     emb = perceptor.encode_text(list(prompts)).float()
     trained_scale = getattr(perceptor.model, "logit_scale", None) if tower.pretrained else None
     scale = float(trained_scale.exp().clamp(max=MAX_LOGIT_SCALE)) if trained_scale is not None else INIT_LOGIT_SCALE
@@ -196,10 +200,11 @@ def encode_prompts(tower: TowerConfig, prompts: Sequence[str]) -> tuple[torch.Te
 
 
 def build_text_head(tower: ClipImageTower, prompts: str | Sequence[str] | None = None,
-                    learn_prompts: bool = True) -> LogitsPerTextHead:
-    """A logits-per-text head for this image tower, its prompt embeddings from the matching text tower."""
+                    learn_prompts: bool = True, *, perceptor: Any | None = None) -> LogitsPerTextHead:
+    """A logits-per-text head for this image tower, its prompt embeddings from the matching text tower (from
+    `perceptor` when the caller has already loaded that CLIP model)."""
     resolved = rating_prompts(prompts)
-    emb, scale, text_model = encode_prompts(tower.config, resolved)
+    emb, scale, text_model = encode_prompts(tower.config, resolved, perceptor)
     head = LogitsPerTextHead(TextHeadConfig(in_dim=tower.embed_dim, prompts=resolved, text_model=text_model,
                                             learn_prompts=learn_prompts, init_logit_scale=scale))
     head.set_prompt_embeddings(emb)
@@ -210,7 +215,8 @@ def build_text_scorer(tower: str | TowerConfig = "tiny", prompts: str | Sequence
                       learn_prompts: bool = True, name: str = "scorer", version: str = "0",
                       device: torch.device | str = "cpu") -> AestheticScorer:
     """A new scorer: image tower `tower` (see `build_tower`) + a logits-per-text head on its own text tower."""
-    built = build_tower(tower)
-    head = build_text_head(built, prompts, learn_prompts)
+    perceptor = load_tower_perceptor(tower)  # why: one load serves the image and the text tower
+    built = build_tower(tower, perceptor=perceptor)
+    head = build_text_head(built, prompts, learn_prompts, perceptor=perceptor)
     return AestheticScorer(built, head, name=name, version=version).to(device)
 

@@ -137,3 +137,22 @@ def test_temperature_is_clamped_like_clip():
         head.logit_scale.fill_(10.0)
     assert head.scale().item() == MAX_LOGIT_SCALE
     assert torch.isfinite(head(torch.randn(3, 8))).all()
+
+
+def test_a_pretrained_tower_loads_its_clip_once_for_both_sides(monkeypatch):
+    import generator.perceptors as perceptors
+
+    real = perceptors.load_perceptor
+    calls = []
+
+    def counting(name, device="cpu", progress=None):
+        calls.append(name)
+        return real("ViT-B-32:random", device)  # stands in for downloaded weights: same architecture
+
+    monkeypatch.setattr(perceptors, "load_perceptor", counting)
+    scorer = build_text_scorer("ViT-B-32:laion2b_s34b_b79k", learn_prompts=False)
+    assert calls == ["ViT-B-32:laion2b_s34b_b79k"]  # one load serves the image tower and the rating prompts
+    assert scorer.head.config.text_model == "ViT-B-32:laion2b_s34b_b79k"
+    with torch.no_grad():
+        probs = scorer(torch.rand(2, 3, 64, 64))
+    assert probs.shape == (2, 10) and torch.allclose(probs.sum(1), torch.ones(2), atol=1e-5)

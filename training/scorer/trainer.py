@@ -38,6 +38,7 @@ from curation.aesthetic import (
     build_tower,
     distribution_mean,
     load_public_head,
+    load_tower_perceptor,
     parse_tower_spec,
     public_head_entry,
     public_heads,
@@ -190,10 +191,12 @@ class ScorerTrainer:
 
     def _build_model(self) -> AestheticScorer:
         cfg = self.config
-        tower = build_tower(cfg.tower)
+        # why: a logits-per-text head needs the text side of the same CLIP; load it once for both sides
+        perceptor = load_tower_perceptor(cfg.tower) if cfg.head == "logits-per-text" else None
+        tower = build_tower(cfg.tower, perceptor=perceptor)
         name = cfg.name or self.out.name or "scorer"
         if cfg.head == "logits-per-text":
-            return self._text_model(tower, name)
+            return self._text_model(tower, name, perceptor)
         head_spec = cfg.init_head
         if head_spec == "auto":
             head_spec = self._auto_head(cfg.tower)
@@ -206,14 +209,14 @@ class ScorerTrainer:
                                                dropout=cfg.head_dropout))
         return AestheticScorer(tower, head, name=name, version="training").to(self.device)
 
-    def _text_model(self, tower: ClipImageTower, name: str) -> AestheticScorer:
+    def _text_model(self, tower: ClipImageTower, name: str, perceptor: Any | None = None) -> AestheticScorer:
         from curation.text_head import build_text_head
 
         cfg = self.config
         if cfg.init_head or cfg.head_hidden or cfg.head_dropout:
             raise TrainingError("the logits-per-text head is CLIP's text side: drop --init-head, --head-hidden and "
                                 "--head-dropout")
-        head = build_text_head(tower, cfg.rating_prompts or None, learn_prompts=cfg.learn_prompts)
+        head = build_text_head(tower, cfg.rating_prompts or None, learn_prompts=cfg.learn_prompts, perceptor=perceptor)
         return AestheticScorer(tower, head, name=name, version="training").to(self.device)
 
     @staticmethod
