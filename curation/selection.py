@@ -168,20 +168,15 @@ def select(candidates: Sequence[Candidate], public: Sequence[Candidate] = (),
     for c in sorted(candidates, key=_rank_key):
         reasons: list[str] = []
         ok = True
-        if c.aesthetic is None:
-            ok = False
-            reasons.append("no aesthetic score")
-        else:
-            passed, text = _compare("aesthetic", c.aesthetic, policy.min_aesthetic)
-            ok &= passed
-            reasons.append(text)
-        if c.alignment is None:
-            ok = False
-            reasons.append("no alignment score")
-        else:
-            passed, text = _compare("alignment", c.alignment, policy.min_alignment)
-            ok &= passed
-            reasons.append(text)
+        for name, value, threshold in (("aesthetic", c.aesthetic, policy.min_aesthetic),
+                                       ("alignment", c.alignment, policy.min_alignment)):
+            if value is None:
+                ok = False
+                reasons.append(f"no {name} score")
+            else:
+                passed, text = _compare(name, value, threshold)
+                ok &= passed
+                reasons.append(text)
         if c.embedding is not None and pool_embs:
             sims = cosine_matrix(c.embedding.flatten()[None], torch.stack(pool_embs))[0]
             j = int(sims.argmax())
