@@ -17,6 +17,7 @@ import shutil
 import socket
 import sqlite3
 import time
+import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,9 +27,11 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PIECE_STATUSES = ("generated", "accepted", "rejected", "featured")
 TITLE_MAX = 120  # why: two lines of a poster title or the gallery panel at their smallest type
+# why: about what a phone shows under the image without scrolling; the gallery panel shows its first 4 lines
+REFLECTION_MAX = 600
 PUBLIC_STATUSES = ("accepted", "featured")
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
@@ -116,6 +119,7 @@ class Piece:
     height: int
     job_id: int | None
     scores: dict[str, float] = field(default_factory=dict)  # curator -> latest value
+    reflection: str = ""  # the artist's words on this piece; "" shows its theme's (see `piece_reflection`)
 
     @property
     def folder(self) -> str:
@@ -128,8 +132,21 @@ class Piece:
             id=row["id"], slug=row["slug"], file=row["file"], sha256=row["sha256"], theme=row["theme"],
             prompt=row["prompt"], seed=row["seed"], settings=_loads(row["settings"]), created=row["created"],
             updated=row["updated"], status=row["status"], title=row["title"], width=row["width"],
-            height=row["height"], job_id=row["job_id"], scores=scores or {},
+            height=row["height"], job_id=row["job_id"], scores=scores or {}, reflection=row["reflection"],
         )
+
+
+def piece_reflection(piece: Piece, theme: Theme | None) -> str:
+    """What visitors read about `piece`: its own reflection, else its theme's, else "" (paragraphs kept)."""
+    if piece.reflection.strip():
+        return piece.reflection.strip()
+    return theme.reflection.strip() if theme is not None else ""
+
+
+def tidy_reflection(text: str) -> str:
+    """Spaces and line breaks inside a paragraph become one space; paragraphs (split by blank lines) stay apart."""
+    paragraphs = (" ".join(p.split()) for p in re.split(r"\n[ \t\r\f\v]*\n", text.replace("\r\n", "\n")))
+    return "\n\n".join(p for p in paragraphs if p)
 
 
 @dataclass(frozen=True)
@@ -255,6 +272,9 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX commands_target ON commands(target, taken, id);
     CREATE TABLE revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
     INSERT INTO revision (id, value) VALUES (1, 0);
+    """,
+    3: """
+    ALTER TABLE pieces ADD COLUMN reflection TEXT NOT NULL DEFAULT ''
     """,
 }
 
@@ -599,6 +619,21 @@ class Catalog:
                                f"whole), not {len(title)}")
         with self.transaction() as db:
             cur = db.execute("UPDATE pieces SET title=?, updated=? WHERE id=?", (title, now_iso(), piece_id))
+            if cur.rowcount == 0:
+                raise CatalogError(f"no piece with id {piece_id}")
+
+    def set_reflection(self, piece_id: int, text: str) -> None:
+        """The artist's reflection on one piece, shown instead of its theme's (page, API, gallery, post); an
+        empty text goes back to the theme's. Whitespace is tidied, paragraph breaks (blank lines) are kept."""
+        text = tidy_reflection(text)
+        if len(text) > REFLECTION_MAX:
+            raise CatalogError(f"a reflection is at most {REFLECTION_MAX} characters (the gallery shows 4 lines of it, "
+                               f"the page the rest), not {len(text)}; shorten it by {len(text) - REFLECTION_MAX}")
+        bad = sorted({f"U+{ord(c):04X}" for c in text if c != "\n" and unicodedata.category(c) == "Cc"})
+        if bad:
+            raise CatalogError(f"a reflection is plain text; it holds control characters {', '.join(bad)}")
+        with self.transaction() as db:
+            cur = db.execute("UPDATE pieces SET reflection=?, updated=? WHERE id=?", (text, now_iso(), piece_id))
             if cur.rowcount == 0:
                 raise CatalogError(f"no piece with id {piece_id}")
 

@@ -1,11 +1,12 @@
-"""`dstrtd catalog list|show|jobs|check|accept|feature|reject|title`: read a studio's catalog and record the
-artist's own decisions and titles (no torch)."""
+"""`dstrtd catalog list|show|jobs|check|accept|feature|reject|title|reflection`: read a studio's catalog and record
+the artist's own decisions, titles and reflections (no torch)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import textwrap
 from typing import Any
 
 from curation.catalog import CatalogError
@@ -42,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_studio_argument(p)
     p.add_argument("slug")
     p.add_argument("title")
+    p = sub.add_parser("reflection", help="your words on one piece, read instead of its theme's reflection (its page, "
+                                          "the API, the gallery); \"\" goes back to the theme's")
+    add_studio_argument(p)
+    p.add_argument("slug")
+    p.add_argument("text", nargs="?", default=None, help="the reflection; a blank line starts a new paragraph")
+    p.add_argument("--file", default=None, metavar="PATH", help="read the reflection from a UTF-8 text file instead")
 
 
 # why: the verbs people type; the catalog stores the status each one leads to
@@ -67,7 +74,7 @@ def piece_dict(cat: Any, piece: Any) -> dict[str, Any]:
         "id": piece.id, "slug": piece.slug, "status": piece.status, "theme": piece.theme, "title": piece.title,
         "prompt": piece.prompt, "seed": piece.seed, "size": [piece.width, piece.height], "file": piece.file,
         "sha256": piece.sha256, "created": piece.created, "updated": piece.updated, "job_id": piece.job_id,
-        "scores": piece.scores,
+        "scores": piece.scores, "reflection": piece.reflection,
     }
 
 
@@ -91,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "show":
             piece = _piece(cat, studio.root, args.slug)
             folder = cat.root / piece.folder
+            theme = cat.get_theme(piece.theme) if piece.theme else None
             info = piece_dict(cat, piece) | {
+                "theme_reflection": theme.reflection if theme is not None else "",
                 "folder": str(folder),
                 "files": sorted(os.listdir(folder)) if folder.is_dir() else [],
                 "cluster": cat.clusters().get(piece.id),
@@ -127,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
             title = " ".join(args.title.split())
             print(f"{piece.slug}: title {title!r}" if title else f"{piece.slug}: title cleared (the theme's is shown)")
             return 0
+        if args.action == "reflection":
+            return _reflect(cat, studio.root, args)
         problems = cat.check()
         for p in problems:
             print(p)
@@ -141,6 +152,34 @@ def _piece(cat: Any, root: Any, slug: str) -> Any:
     if piece is None:
         raise CommandError(f"no piece {slug!r} in {root}; see `dstrtd catalog list`")
     return piece
+
+
+def _reflect(cat: Any, root: Any, args: argparse.Namespace) -> int:
+    """Set (or clear, with "") one piece's own reflection, from the command line or a file."""
+    from curation.catalog import tidy_reflection
+    from installation.cli import CommandError
+
+    if (args.text is None) == (args.file is None):
+        raise CommandError("give the reflection as TEXT or with --file PATH (one of them; \"\" clears it)")
+    piece = _piece(cat, root, args.slug)
+    text = args.text
+    if args.file is not None:
+        try:
+            with open(args.file, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"cannot read the reflection from {args.file}: {exc}") from None
+    try:
+        cat.set_reflection(piece.id, text)
+    except CatalogError as exc:
+        raise CommandError(str(exc)) from None
+    tidy = tidy_reflection(text)
+    if tidy:
+        paragraphs = tidy.count("\n\n") + 1
+        print(f"{piece.slug}: reflection set ({len(tidy)} characters, {paragraphs} paragraph(s))")
+    else:
+        print(f"{piece.slug}: reflection cleared (the theme's is shown)")
+    return 0
 
 
 def _decide(cat: Any, root: Any, args: argparse.Namespace) -> int:
@@ -164,6 +203,15 @@ def _print_piece(info: dict[str, Any]) -> None:
     print(f"{info['slug']}  [{info['status']}]  theme {info['theme'] or '-'}  cluster {info['cluster']}")
     if info["title"]:
         print(f"  title    {info['title']}")
+    own = info["reflection"]
+    if own or info["theme_reflection"]:
+        label = "reflection" if own else "reflection (the theme's)"
+        print(f"  {label}")
+        for i, paragraph in enumerate((own or info["theme_reflection"]).split("\n\n")):
+            if i:
+                print()
+            for line in textwrap.wrap(" ".join(paragraph.split()), 96):
+                print(f"    {line}")
     print(f"  prompt   {info['prompt']}")
     print(f"  seed     {info['seed']}   size {info['size'][0]}x{info['size'][1]}   job {info['job_id']}")
     print(f"  folder   {info['folder']}")

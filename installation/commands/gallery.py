@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show.add_argument("--seed", type=int, help="random seed for --order score")
     over = parser.add_argument_group("overlays")
     over.add_argument("--title", action=bool_opt, help="the piece's title (default on)")
-    over.add_argument("--reflection", action=bool_opt, help="a line of the theme's reflection (default on)")
+    over.add_argument("--reflection", action=bool_opt, help="the piece's reflection, else its theme's (default on)")
     over.add_argument("--qr", action=bool_opt, help="QR code of the piece's public page (default on)")
     over.add_argument("--qr-corner", choices=("bottom-right", "bottom-left", "top-right", "top-left"))
     over.add_argument("--base-url", metavar="URL", help="public pages' base URL (default $DSTRTD_BASE_URL)")

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageOps
 
-from curation.catalog import Catalog, Piece, Theme, now_iso
+from curation.catalog import Catalog, Piece, Theme, now_iso, piece_reflection
 from curation.studio import base_url as resolve_base_url
 from curation.studio import piece_url
 from installation.export.color import SRGB_ICC, to_srgb
@@ -356,7 +356,9 @@ def export_social_post(catalog: Catalog, piece: Piece, out_dir: Path, config: So
     write_text_atomic(folder / "alt.txt", alt + "\n")
     post = {
         "piece_id": piece.id, "slug": piece.slug, "title": piece.title or theme.title, "theme": theme.name,
-        "url": url, "format": config.format, "size": list(config.size), "images": list(images),
+        # why not in the caption: seed 004's caption has no reflection line; this is for the artist posting by hand
+        "reflection": piece_reflection(piece, theme), "url": url, "format": config.format,
+        "size": list(config.size), "images": list(images),
         "caption": caption, "caption_chars": len(caption), "hashtags": _HASHTAG_RE.findall(caption), "alt": alt,
         "config": config.to_dict(), "created": now_iso(),
     }

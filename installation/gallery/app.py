@@ -255,6 +255,7 @@ class GalleryApp:
     def _set_pieces(self, update: Update) -> None:
         before = set(self.slideshow.pieces)
         self.slideshow.set_pieces(update.pieces)
+        self._dirty = True  # why: an edited title or reflection of the piece on screen shows now, not at REDRAW_EVERY
         after = set(self.slideshow.pieces)
         if after != before:
             log.info("catalog: %d pieces to show (%d new, %d gone)", len(after), len(after - before),

@@ -37,7 +37,7 @@ class GalleryConfig:
     retry_failed: float = 600.0  # seconds before a piece that failed to decode is tried again
     # -- overlays --
     title: bool = True
-    reflection: bool = True  # a short line of the theme's reflection under the title
+    reflection: bool = True  # the reflection under the title (the piece's own, else its theme's)
     qr: bool = True  # the QR code of the piece's public page, in `qr_corner`
     qr_corner: str = "bottom-right"
     base_url: str | None = None  # public pages' base; None: $DSTRTD_BASE_URL, else http://localhost:8000

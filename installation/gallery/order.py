@@ -22,7 +22,7 @@ class PieceInfo:
     path: str  # absolute path of the image
     sha256: str  # a changed file is a new image: decode again, forgive an earlier failure
     title: str = ""
-    reflection: str = ""  # the theme's reflection
+    reflection: str = ""  # the piece's own reflection, else its theme's
     featured: bool = False
     score: float | None = None  # the configured curator's latest score
     group: str = ""  # cluster label of the latest clustering run, else the theme: what `clusters` rotates over

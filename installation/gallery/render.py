@@ -83,7 +83,7 @@ class Renderer:
         self.config = config
         self.fonts = fonts if fonts is not None else choose_display_font(config.font)
         self._canvases: dict[int, _Canvas] = {}
-        self._overlays: dict[tuple[int, str], pygame.Surface | None] = {}
+        self._overlays: dict[tuple[int | str, ...], pygame.Surface | None] = {}
         self._fonts: dict[tuple[int, bool], pygame.font.Font] = {}
         self._qr_logged: QrSize | None = None
         self.version = 0  # grows whenever what a frame would look like changed (new canvas, new size)
@@ -251,7 +251,8 @@ class Renderer:
         return placed
 
     def _overlay(self, piece: PieceInfo, kind: str, qr_rect: pygame.Rect | None = None) -> pygame.Surface | None:
-        key = (piece.id, kind)
+        # why the words are in the key: a title or reflection edited in the catalog redraws the panel at once
+        key = (piece.id, kind) if kind == "qr" else (piece.id, kind, piece.title, piece.reflection)
         if key not in self._overlays:
             self._overlays[key] = self._make_qr(piece) if kind == "qr" else self._make_text(piece, kind, qr_rect)
         return self._overlays[key]

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation.catalog import PUBLIC_STATUSES, Catalog, CatalogError
+from curation.catalog import PUBLIC_STATUSES, Catalog, CatalogError, piece_reflection
 from installation.gallery.order import PieceInfo
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,8 @@ DB_TIMEOUT = 2.0  # seconds a poll waits for the studio's write lock; why: on th
 
 
 def read_pieces(catalog: Catalog, score_curator: str = "aesthetic") -> list[PieceInfo]:
-    """The accepted and featured pieces, with what the display shows of them (title, the theme's reflection)."""
+    """The accepted and featured pieces, with what the display shows of them (title, reflection: the piece's own or
+    else its theme's)."""
     themes = {t.name: t for t in catalog.list_themes()}
     clusters = catalog.clusters()
     out = []
@@ -41,7 +42,7 @@ def read_pieces(catalog: Catalog, score_curator: str = "aesthetic") -> list[Piec
         out.append(PieceInfo(
             id=piece.id, slug=piece.slug, path=str(path), sha256=piece.sha256,
             title=piece.title or (theme.title if theme else ""),
-            reflection=theme.reflection if theme else "",
+            reflection=piece_reflection(piece, theme),
             featured=piece.status == "featured", score=piece.scores.get(score_curator), group=group,
         ))
     return out

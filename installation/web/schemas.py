@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from curation.catalog import Piece, Theme
+from curation.catalog import Piece, Theme, piece_reflection
 from curation.studio import piece_url
 from installation.web.views import piece_title, public_settings
 
@@ -14,6 +14,8 @@ from installation.web.views import piece_title, public_settings
 class PieceOut(BaseModel):
     slug: str
     title: str
+    reflection: str = Field(description="the artist's words on this piece, else its theme's; paragraphs apart by a "
+                                        "blank line")
     theme: str | None
     status: str
     prompt: str
@@ -54,7 +56,8 @@ class ThemeOut(BaseModel):
 def piece_out(piece: Piece, theme: Theme | None, base_url: str) -> dict[str, Any]:
     here = f"{base_url}/p/{piece.slug}"
     return {
-        "slug": piece.slug, "title": piece_title(piece, theme), "theme": piece.theme, "status": piece.status,
+        "slug": piece.slug, "title": piece_title(piece, theme),
+        "reflection": piece_reflection(piece, theme), "theme": piece.theme, "status": piece.status,
         "prompt": piece.prompt, "seed": piece.seed, "width": piece.width, "height": piece.height,
         "created": piece.created, "url": piece_url(piece.slug, base_url), "image": f"{here}/image.png",
         "thumbnail": f"{here}/thumb.jpg",

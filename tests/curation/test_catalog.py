@@ -37,7 +37,7 @@ def cat(tmp_path: Path):
 
 
 def test_schema_tables_version_and_wal(cat: Catalog) -> None:
-    assert cat.schema_version() == SCHEMA_VERSION == 2
+    assert cat.schema_version() == SCHEMA_VERSION == 3
     tables = {r[0] for r in cat._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"themes", "jobs", "pieces", "scores", "decisions", "clusters", "exports", "engagement", "commands",
             "revision"} <= tables
@@ -45,7 +45,7 @@ def test_schema_tables_version_and_wal(cat: Catalog) -> None:
     assert cat._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
-def test_migration_from_v1_keeps_data_and_adds_v2(tmp_path: Path) -> None:
+def test_migration_from_v1_keeps_data_and_adds_v2(tmp_path: Path) -> None:  # and v3 after it
     path = tmp_path / "catalog.sqlite"
     db = sqlite3.connect(path, isolation_level=None)
     for statement in catalog_mod._MIGRATIONS[1].split(";"):
@@ -59,7 +59,7 @@ def test_migration_from_v1_keeps_data_and_adds_v2(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="schema version 1.*migrate"):
         Catalog(path, readonly=True)
     with Catalog(path) as cat:
-        assert cat.schema_version() == 2
+        assert cat.schema_version() == SCHEMA_VERSION
         assert cat.get_theme("glacier").prompts == ("a glacier:1",)
         assert [j.prompt for j in cat.list_jobs()] == ["a glacier:1"]
         assert cat.revision() == 0
@@ -67,9 +67,40 @@ def test_migration_from_v1_keeps_data_and_adds_v2(tmp_path: Path) -> None:
         assert cat.take_commands("display") == [("next", {})]
         assert cat.revision() == 2
     with Catalog(path, readonly=True) as ro:  # now readable read-only
-        assert ro.schema_version() == 2
+        assert ro.schema_version() == SCHEMA_VERSION
         with pytest.raises(CatalogError, match="read-only"):
             ro.post_command("display", "next")
+
+
+def test_migration_from_v2_keeps_pieces_and_adds_their_reflection(tmp_path: Path) -> None:
+    path = tmp_path / "studio" / "catalog.sqlite"
+    path.parent.mkdir()
+    db = sqlite3.connect(path, isolation_level=None)
+    for version in (1, 2):
+        for statement in catalog_mod._MIGRATIONS[version].split(";"):
+            if statement.strip():
+                db.execute(statement)
+    db.execute("PRAGMA user_version = 2")
+    db.execute("INSERT INTO themes (name, title, reflection, updated) VALUES ('glacier', 'Glacier', 'Old ice.', 'now')")
+    db.execute("""INSERT INTO pieces (slug, file, sha256, theme, prompt, status, title, width, height, created, updated)
+                  VALUES ('glacier-abc123', 'pieces/glacier-abc123/image.png', 'f00', 'glacier', 'a glacier:1',
+                          'featured', 'Blue hour', 8, 6, 'then', 'then')""")
+    db.execute("UPDATE revision SET value = 7")
+    db.close()
+
+    with pytest.raises(CatalogError, match="schema version 2, this DSTRTD reads 3.*migrate"):
+        Catalog(path, readonly=True)
+    with Catalog(path) as cat:
+        assert cat.schema_version() == 3
+        piece = cat.get_piece_by_slug("glacier-abc123")
+        assert (piece.title, piece.status, piece.width, piece.prompt, piece.reflection) == (
+            "Blue hour", "featured", 8, "a glacier:1", "")
+        assert catalog_mod.piece_reflection(piece, cat.get_theme("glacier")) == "Old ice."
+        assert cat.revision() == 7  # migrating is not an edit
+        cat.set_reflection(piece.id, "Mine.")
+    with Catalog(path, readonly=True) as ro:
+        assert ro.get_piece_by_slug("glacier-abc123").reflection == "Mine."
+        assert ro.revision() == 8
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -180,6 +211,35 @@ def test_titles_are_tidied_bounded_and_clearable(cat: Catalog, tmp_path: Path) -
     assert cat.get_piece(p.id).title == ""
     with pytest.raises(CatalogError, match="no piece with id"):
         cat.set_title(9999, "t")
+
+
+def test_reflections_are_tidied_bounded_clearable_and_fall_back(cat: Catalog, tmp_path: Path) -> None:
+    cat.upsert_theme(Theme(name="coral-reef", title="Coral reef", reflection="  The theme's words. "))
+    p = cat.add_piece({"image.png": _png(tmp_path)}, prompt="x:1", theme="coral-reef")
+    theme = cat.get_theme("coral-reef")
+    assert p.reflection == "" and catalog_mod.piece_reflection(p, theme) == "The theme's words."
+    assert catalog_mod.piece_reflection(p, None) == ""
+    before = cat.revision()
+    cat.set_reflection(p.id, "  White where it\n  was coloured.\r\n \r\n\n\tA reef,\tholding its breath.  \n")
+    p = cat.get_piece(p.id)
+    assert p.reflection == "White where it was coloured.\n\nA reef, holding its breath."
+    assert catalog_mod.piece_reflection(p, theme) == p.reflection  # the piece's own words win
+    assert cat.revision() == before + 1  # a display polling the revision picks it up
+    assert catalog_mod.REFLECTION_MAX == 600
+    cat.set_reflection(p.id, "y" * 600)  # exactly at the bound
+    with pytest.raises(CatalogError, match="at most 600 characters.*not 601; shorten it by 1"):
+        cat.set_reflection(p.id, "x" * 601)
+    with pytest.raises(CatalogError, match="control characters U\\+0000, U\\+001B"):
+        cat.set_reflection(p.id, "a\x00b\x1b[31m")
+    assert cat.get_piece(p.id).reflection == "y" * 600  # refused texts change nothing
+    cat.set_reflection(p.id, " \n\n ")
+    p = cat.get_piece(p.id)
+    assert p.reflection == "" and catalog_mod.piece_reflection(p, theme) == "The theme's words."
+    with pytest.raises(CatalogError, match="no piece with id"):
+        cat.set_reflection(9999, "t")
+    emoji = "Coral 🪸 and a family 👩\u200d👩\u200d👧 — ‘quoted’"
+    cat.set_reflection(p.id, emoji)  # not a control character: format characters (ZWJ) are kept
+    assert cat.get_piece(p.id).reflection == emoji
 
 
 def test_check_finds_missing_and_changed_files(cat: Catalog, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse
 
-from curation.catalog import PUBLIC_STATUSES, Catalog, Piece, Theme
+from curation.catalog import PUBLIC_STATUSES, Catalog, Piece, Theme, piece_reflection, tidy_reflection
 from curation.studio import piece_url
 from installation.web.deps import CatalogsDep, CatalogSource, SettingsDep, public_piece
 from installation.web.render import Safe, fragment, join, layout, render
@@ -63,13 +63,10 @@ def _pager(base: str, page: int, has_next: bool) -> Safe:
                     older=older if has_next else Safe("<span></span>"))
 
 
-def _story(theme: Theme | None) -> Safe:
-    if theme is None:
-        return Safe("")
-    parts = []
-    if theme.reflection:
-        parts.append(fragment('<p class="lead">$text</p>', text=theme.reflection))
-    if theme.facts:
+def _story(reflection: str, theme: Theme | None) -> Safe:
+    """The reflection (a piece's own or its theme's; one paragraph each) and the theme's facts."""
+    parts = [fragment('<p class="lead">$text</p>', text=p) for p in tidy_reflection(reflection).split("\n\n") if p]
+    if theme is not None and theme.facts:
         parts.append(fragment("<p>$text</p>", text=theme.facts))
     return join(parts, "\n")
 
@@ -152,6 +149,7 @@ def piece_page(slug: str, settings: SettingsDep, catalogs: CatalogsDep) -> HTMLR
         piece = public_piece(cat, slug)
         theme = _theme_of(cat, piece)
         title = piece_title(piece, theme)
+        reflection = piece_reflection(piece, theme)
         prompts, facts, loss = _made(piece, catalogs, cat, settings.root_path)
         others: list[Piece] = []
         if theme is not None:
@@ -165,13 +163,13 @@ def piece_page(slug: str, settings: SettingsDep, catalogs: CatalogsDep) -> HTMLR
                      size=size, alt=alt)
     theme_name = theme.title or theme.name if theme is not None else ""
     main = render(
-        "piece.html", image=image, title=title, ai_line=AI_LINE, story=_story(theme), series_text=SERIES_TEXT,
-        series_line=SERIES_LINE, prompts=prompts, facts=facts, loss=loss, scores=_scores(piece),
-        home=settings.href("/"),
+        "piece.html", image=image, title=title, ai_line=AI_LINE, story=_story(reflection, theme),
+        series_text=SERIES_TEXT, series_line=SERIES_LINE, prompts=prompts, facts=facts, loss=loss,
+        scores=_scores(piece), home=settings.href("/"),
         more_title=f"More of {theme_name}" if others else "More of DSTRTD", others=others_html,
         theme_link=fragment('<a href="$href">Everything about $name</a>', href=settings.href(theme_href(theme.name)),
                             name=theme_name) if theme is not None else Safe(""))
-    description = short_text(theme.reflection if theme is not None and theme.reflection else AI_LINE, 200)
+    description = short_text(reflection or AI_LINE, 200)
     meta = _open_graph(settings, title=f"{title} · DSTRTD", description=description,
                        url=piece_url(piece.slug, settings.base_url), piece=piece, image_alt=alt, kind="article")
     return HTMLResponse(layout(f"{title} · DSTRTD", main, root=settings.root_path, description=description, meta=meta))
@@ -187,7 +185,7 @@ def theme_page(name: str, settings: SettingsDep, catalogs: CatalogsDep, page: Pa
         grid = (_grid(cat, shown, settings.root_path) if shown
                 else Safe('<p class="muted">No pieces of this theme are published yet.</p>'))
     title = theme.title or theme.name
-    main = render("theme.html", title=title, story=_story(theme), series_line=SERIES_LINE, grid=grid,
+    main = render("theme.html", title=title, story=_story(theme.reflection, theme), series_line=SERIES_LINE, grid=grid,
                   pager=_pager(settings.href(theme_href(theme.name)), page, has_next))
     description = short_text(theme.reflection or SERIES_LINE, 200)
     meta = _open_graph(settings, title=f"{title} · DSTRTD", description=description,

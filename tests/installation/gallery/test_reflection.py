@@ -1,0 +1,67 @@
+"""The gallery reads a piece's own reflection (else its theme's) and redraws its panel when the artist edits it."""
+
+from __future__ import annotations
+
+import io
+import time
+
+from PIL import Image
+
+from installation.gallery.app import GalleryApp
+from installation.gallery.config import GalleryConfig
+from installation.gallery.source import read_pieces
+
+THEIRS = "This is what a coral reef looks like for a computer. Is your perception distorted?"
+
+
+def _png(colour: tuple[int, int, int]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _add(studio, colour, theme="coral-reef", status="accepted"):
+    with studio.catalog() as cat:
+        return cat.add_piece({"image.png": _png(colour)}, prompt="a coral reef:1", theme=theme, status=status)
+
+
+def test_read_pieces_gives_the_pieces_own_reflection_else_the_themes(studio) -> None:
+    mine, theirs, bare = _add(studio, (200, 20, 20)), _add(studio, (20, 200, 20)), _add(studio, (9, 9, 9), None)
+    with studio.catalog() as cat:
+        cat.set_reflection(mine.id, "Bleached at noon.\n\nThe fish have left.")
+        shown = {p.id: p.reflection for p in read_pieces(cat)}
+    assert shown == {mine.id: "Bleached at noon.\n\nThe fish have left.", theirs.id: THEIRS, bare.id: ""}
+
+
+def test_an_edited_reflection_reaches_the_screen_without_a_restart(studio) -> None:
+    piece = _add(studio, (30, 40, 220))
+    with studio.catalog() as cat:
+        cat.set_reflection(piece.id, "First words.")
+    app = GalleryApp(studio.root, GalleryConfig(windowed=(480, 270), poll=0.05, seed=0, hold=30.0, crossfade=0.1))
+    drawn: list[str] = []
+    app.start()
+    try:
+        make_text = app.renderer._make_text
+
+        def recording(p, kind, qr_rect):
+            drawn.append(p.reflection)
+            return make_text(p, kind, qr_rect)
+
+        app.renderer._make_text = recording  # type: ignore[method-assign]
+
+        def run_until(done) -> None:
+            deadline = time.monotonic() + 10.0
+            while time.monotonic() < deadline and not done():
+                app.step(0.05)
+                time.sleep(0.01)
+            assert done(), drawn
+
+        run_until(lambda: "First words." in drawn)
+        with studio.catalog() as cat:
+            cat.set_reflection(piece.id, "Second thoughts.")
+        run_until(lambda: "Second thoughts." in drawn)
+        with studio.catalog() as cat:
+            cat.set_reflection(piece.id, "")
+        run_until(lambda: drawn[-1] == THEIRS)
+    finally:
+        app.close()
