@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "studio": ("installation.commands.studio", "run the studio worker: queue -> generate -> curate -> catalog"),
     "queue": ("installation.commands.queue", "queue a prompt for the studio worker"),
     "curate": ("installation.commands.curate", "score and decide on new pieces (or a folder of images)"),
-    "catalog": ("installation.commands.catalog", "list and show the pieces of a studio"),
+    "catalog": ("installation.commands.catalog", "list, show, decide on and name the pieces of a studio"),
     "train": ("installation.commands.train", "train the curators: aesthetic scorer or contrastive encoder"),
     "gallery": ("installation.commands.gallery", "fullscreen gallery display of accepted pieces"),
     "web": ("installation.commands.web", "serve the public pages behind the QR codes"),

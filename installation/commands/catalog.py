@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("check", help="check the catalog against the files on disk")
     add_studio_argument(p)
-    for action, verb in DECISIONS.items():
-        p = sub.add_parser(action, help=f"{verb} pieces by hand (recorded with your reason; the curators leave "
+    for action in DECISIONS:
+        p = sub.add_parser(action, help=f"{action} pieces by hand (recorded with your reason; the curators leave "
                                         "decided pieces alone)")
         add_studio_argument(p)
         p.add_argument("slugs", nargs="+", metavar="SLUG")
