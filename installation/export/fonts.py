@@ -1,35 +1,43 @@
-"""Fonts for text drawn on exports: DejaVu Sans where the system has it, else Pillow's built-in scalable font."""
+"""Fonts for text drawn on exports: the face the gallery would choose (the first installed of its preference list:
+Inter, Noto Sans, DejaVu Sans, Liberation Sans, ...), so posters, posts and the screen share one typeface; else
+Pillow's built-in scalable font."""
 
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 from PIL import ImageDraw, ImageFont
 
-_CANDIDATES = {
-    False: ("DejaVuSans.ttf", "LiberationSans-Regular.ttf", "Arial.ttf"),
-    True: ("DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf", "Arial Bold.ttf"),
-}
-_FOLDERS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"),
-            Path("/usr/share/fonts/TTF"), Path("/usr/share/fonts/dejavu"), Path("/Library/Fonts"),
-            Path("C:/Windows/Fonts"))
+from installation.gallery.fonts import FontChoice, choose_font
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
+def _loads(path: str) -> bool:
+    try:
+        ImageFont.truetype(path, 12)
+    except OSError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def font_choice() -> FontChoice:
+    """The installed face exports draw with (looked up once per process)."""
+    return choose_font(None, loads=_loads)
 
 
 @functools.lru_cache(maxsize=64)
 def get_font(size_px: int, bold: bool = False) -> Font:
     """A font `size_px` pixels tall (em size)."""
     size_px = max(6, int(size_px))
-    for folder in _FOLDERS:
-        for name in _CANDIDATES[bold]:
-            path = folder / name
-            if path.is_file():
-                try:
-                    return ImageFont.truetype(str(path), size_px)
-                except OSError:
-                    continue
+    choice = font_choice()
+    path = choice.bold if bold else choice.regular
+    if path:
+        try:
+            return ImageFont.truetype(path, size_px)
+        except OSError:
+            pass
     return ImageFont.load_default(size=size_px)
 
 
