@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from curation.catalog import CatalogError
 from installation.web.deps import CatalogSource
 from installation.web.render import error_page
-from installation.web.routers import control, media, pages, pieces, themes
+from installation.web.routers import control, media, pages, pieces, review, themes
 from installation.web.settings import WebSettings, WebSettingsError
 
 log = logging.getLogger(__name__)
@@ -235,10 +235,12 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(SubPath, prefix=settings.root_path)
-    for module in (pages, media, pieces, themes, control):
+    # review: the artist's pages; they send their own Content-Security-Policy (forms post to the site itself)
+    routers = (pages, media, pieces, themes, control, review)
+    for module in routers:
         app.include_router(module.router)
     _check_root_path(settings.root_path, [app.openapi_url or ""] + [
-        route.path for module in (pages, media, pieces, themes, control) for route in module.router.routes
+        route.path for module in routers for route in module.router.routes
         if isinstance(route, Route)])
     return app
 
