@@ -416,35 +416,32 @@ def decide(slug: str, settings: SettingsDep, catalogs: CatalogsDep, session: Csr
     return _back(settings, form, decision, slug)
 
 
-@router.post("/{slug}/title", summary="Name a piece (empty: the theme's title is shown)")
-def set_title(slug: str, settings: SettingsDep, catalogs: CatalogsDep, session: CsrfDep, form: FormDep) -> Response:
+def _set_words(field: str, slug: str, settings: WebSettings, catalogs: Any, session: Session,
+               form: dict[str, str]) -> Response:
+    """Write the piece's `field` ("title" or "reflection") from the form; empty text clears it."""
     _where(form)
-    text = form.get("title", "")
+    text = form.get(field, "")
     with catalogs.write() as cat:
         piece = _piece(cat, slug)
         if piece is None:
             return _error(settings, cat, session, form, 404, f"There is no piece {slug!r}.")
+        setter = cat.set_title if field == "title" else cat.set_reflection
         try:
-            cat.set_title(piece.id, text)
+            setter(piece.id, text)
         except CatalogError as exc:
-            return _error(settings, cat, session, form, 422, f"{slug}: {exc}", {(slug, "title"): text})
-    return _back(settings, form, "title" if text.strip() else "title-cleared", slug)
+            return _error(settings, cat, session, form, 422, f"{slug}: {exc}", {(slug, field): text})
+    return _back(settings, form, field if text.strip() else f"{field}-cleared", slug)
+
+
+@router.post("/{slug}/title", summary="Name a piece (empty: the theme's title is shown)")
+def set_title(slug: str, settings: SettingsDep, catalogs: CatalogsDep, session: CsrfDep, form: FormDep) -> Response:
+    return _set_words("title", slug, settings, catalogs, session, form)
 
 
 @router.post("/{slug}/reflection", summary="The artist's reflection on a piece (empty: the theme's is shown)")
 def set_reflection(slug: str, settings: SettingsDep, catalogs: CatalogsDep, session: CsrfDep,
                    form: FormDep) -> Response:
-    _where(form)
-    text = form.get("reflection", "")
-    with catalogs.write() as cat:
-        piece = _piece(cat, slug)
-        if piece is None:
-            return _error(settings, cat, session, form, 404, f"There is no piece {slug!r}.")
-        try:
-            cat.set_reflection(piece.id, text)
-        except CatalogError as exc:
-            return _error(settings, cat, session, form, 422, f"{slug}: {exc}", {(slug, "reflection"): text})
-    return _back(settings, form, "reflection" if text.strip() else "reflection-cleared", slug)
+    return _set_words("reflection", slug, settings, catalogs, session, form)
 
 
 @router.get("/p/{slug}/thumb.jpg", summary="Any piece's thumbnail, for the review page", response_class=Response)
