@@ -33,6 +33,9 @@ DEMO_POLICY: dict[str, Any] = {"min_aesthetic": 1.0, "min_alignment": -1.0, "dup
                                "featured_per_theme": 1, "max_per_theme": 2}
 
 REAL_WEIGHTS_NOTE = """\
+Look at them: `dstrtd gallery --studio {studio} --windowed 960x540` (the display), or
+  `DSTRTD_WEB_TOKEN=demo dstrtd web --studio {studio}`, then http://localhost:8000/ (the public pages) and
+  http://localhost:8000/review/login with the token `demo` (review and decide, as the artist).
 These pieces come from tiny random networks, so they look like noise and their scores mean nothing. For real art:
   dstrtd weights fetch vqgan_imagenet_f16_16384 clip_vit_b_32_openai    (~1.3 GB into the weights cache)
   dstrtd studio --studio {studio} --preset imagenet_16384 --device cuda --scorer laion-vit-b-32
