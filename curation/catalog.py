@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -27,7 +28,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 PIECE_STATUSES = ("generated", "accepted", "rejected", "featured")
 TITLE_MAX = 120  # why: two lines of a poster title or the gallery panel at their smallest type
 # why: about what a phone shows under the image without scrolling; the gallery panel shows its first 4 lines
@@ -91,13 +92,27 @@ class Job:
     created: str
     updated: str
     priority: int = 0
+    # The latest progress a worker recorded for the current (or last) attempt; 0/None/"" before the first record.
+    step: int = 0  # steps done, 1..steps
+    steps: int = 0
+    loss: float | None = None
+    progressed: str = ""  # when `step` was recorded (ISO, UTC)
+
+    @property
+    def fraction(self) -> float | None:
+        """How far the recorded progress is, 0..1, or None when there is none."""
+        return min(1.0, self.step / self.steps) if self.steps > 0 else None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
+        progress = _loads(row["progress"])
+        loss = progress.get("loss")
         return cls(
             id=row["id"], prompt=row["prompt"], theme=row["theme"], settings=_loads(row["settings"]),
             status=row["status"], attempts=row["attempts"], error=row["error"], worker=row["worker"],
             piece_id=row["piece_id"], created=row["created"], updated=row["updated"], priority=row["priority"],
+            step=int(progress.get("step", 0)), steps=int(progress.get("steps", 0)),
+            loss=None if loss is None else float(loss), progressed=str(progress.get("updated", "")),
         )
 
 
@@ -276,7 +291,13 @@ _MIGRATIONS: dict[int, str] = {
     3: """
     ALTER TABLE pieces ADD COLUMN reflection TEXT NOT NULL DEFAULT ''
     """,
+    # JSON {"step", "steps", "loss", "updated"} of a job's current attempt, written by `set_job_progress`
+    4: """
+    ALTER TABLE jobs ADD COLUMN progress TEXT NOT NULL DEFAULT '{}'
+    """,
 }
+
+PROGRESS_BUSY_MS = 1000  # why: progress is best-effort; a worker mid-piece waits at most this long for a busy catalog
 
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 
@@ -446,8 +467,8 @@ class Catalog:
                 "SELECT id FROM jobs WHERE status = 'queued' ORDER BY priority DESC, id LIMIT 1").fetchone()
             if row is None:
                 return None
-            db.execute(
-                "UPDATE jobs SET status='running', worker=?, attempts=attempts+1, updated=? WHERE id=?",
+            db.execute(  # a new attempt starts with no progress: an earlier attempt's would mislead
+                "UPDATE jobs SET status='running', worker=?, attempts=attempts+1, progress='{}', updated=? WHERE id=?",
                 (worker, now_iso(), row["id"]))
             return Job.from_row(db.execute("SELECT * FROM jobs WHERE id = ?", (row["id"],)).fetchone())
 
@@ -463,6 +484,30 @@ class Catalog:
                 db.execute("UPDATE jobs SET settings=? WHERE id=?", (_dumps(dict(settings)), job_id))
             db.execute("UPDATE jobs SET status=?, error=?, worker='', updated=? WHERE id=?",
                        ("queued" if requeue else "failed", error, now_iso(), job_id))
+
+    def set_job_progress(self, job_id: int, step: int, steps: int, loss: float | None) -> bool:
+        """Record how far a running job is (`step` of `steps` done, its latest loss); False when the job is not
+        running (requeued or finished meanwhile), so nothing was written.
+
+        One autocommit UPDATE that leaves `revision()` and the job's `updated` (its start, while running) alone:
+        progress is no gallery change, and the gallery reloads its pieces when the revision moves. It waits at most
+        PROGRESS_BUSY_MS for a busy catalog, then raises sqlite3.OperationalError (the caller logs and goes on).
+        """
+        if self.readonly:
+            raise CatalogError("this catalog was opened read-only")
+        step, steps = int(step), int(steps)
+        if steps < 1 or not 0 <= step <= steps:
+            raise CatalogError(f"progress is step 0..steps of steps >= 1, not {step}/{steps}")
+        value = None if loss is None or not math.isfinite(float(loss)) else float(loss)
+        progress = _dumps({"step": step, "steps": steps, "loss": value, "updated": now_iso()})
+        busy = int(self._db.execute("PRAGMA busy_timeout").fetchone()[0])
+        self._db.execute(f"PRAGMA busy_timeout = {min(busy, PROGRESS_BUSY_MS)}")
+        try:
+            cur = self._db.execute("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running'",
+                                   (progress, job_id))
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {busy}")
+        return cur.rowcount > 0
 
     def requeue_running(self, worker: str | None = None) -> int:
         """Put jobs left 'running' (by `worker`, or by anyone) back in the queue: run at start after a crash."""
@@ -480,11 +525,16 @@ class Catalog:
         row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return Job.from_row(row) if row else None
 
-    def list_jobs(self, status: str | None = None) -> list[Job]:
-        if status is None:
-            rows = self._db.execute("SELECT * FROM jobs ORDER BY id")
-        else:
-            rows = self._db.execute("SELECT * FROM jobs WHERE status = ? ORDER BY id", (status,))
+    def list_jobs(self, status: str | None = None, *, limit: int | None = None, newest_first: bool = False
+                  ) -> list[Job]:
+        """Jobs of one status (or all), oldest first unless `newest_first` (newest by last change), at most `limit`."""
+        where, params = ("WHERE status = ?", [status]) if status is not None else ("", [])
+        order = "ORDER BY updated DESC, id DESC" if newest_first else "ORDER BY id"
+        limit_sql = ""
+        if limit is not None:
+            limit_sql = " LIMIT ?"
+            params.append(int(limit))
+        rows = self._db.execute(f"SELECT * FROM jobs {where} {order}{limit_sql}", params)
         return [Job.from_row(r) for r in rows]
 
     # -- pieces -------------------------------------------------------------------------------------------------

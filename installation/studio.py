@@ -448,11 +448,22 @@ class StudioWorker:
         def on_step(step: Any) -> None:
             index = int(getattr(step, "index", 0))
             if index % every == 0 or index == steps - 1:
-                log.info("job %d: step %d/%d loss %.4f", job.id, index + 1, steps, float(getattr(step, "loss", 0.0)))
+                loss = float(getattr(step, "loss", 0.0))
+                log.info("job %d: step %d/%d loss %.4f", job.id, index + 1, steps, loss)
+                self._record_progress(job, index + 1, steps, loss)
             if self.stopping:
                 raise _Interrupted(self._stop_reason)
 
         return on_step
+
+    def _record_progress(self, job: Job, step: int, steps: int, loss: float) -> None:
+        """Tell the catalog how far the job is (the review page's Studio tab, `dstrtd catalog jobs`). Best-effort:
+        a failed write (a busy catalog, a full disk) is logged and the piece goes on."""
+        try:
+            self.catalog.set_job_progress(job.id, min(step, steps), steps, loss)
+        except Exception as exc:
+            log.warning("job %d: could not record its progress (%s: %s); generating on", job.id,
+                        type(exc).__name__, exc)
 
     def _studio_state(self, job: Job) -> dict[str, Any]:
         state = job.settings.get(STUDIO_KEY)

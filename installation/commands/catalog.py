@@ -69,6 +69,13 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
+def job_progress(job: Any) -> str:
+    """'step 120/300 loss 0.8123' for a running job that recorded progress, else '-'."""
+    if job.status != "running" or job.steps <= 0:
+        return "-"
+    return f"step {job.step}/{job.steps}" + (f" loss {job.loss:.4f}" if job.loss is not None else "")
+
+
 def piece_dict(cat: Any, piece: Any) -> dict[str, Any]:
     return {
         "id": piece.id, "slug": piece.slug, "status": piece.status, "theme": piece.theme, "title": piece.title,
@@ -121,9 +128,9 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps([j.__dict__ for j in jobs], indent=2, default=str))
                 return 0
-            rows = [[str(j.id), j.status, str(j.attempts), j.theme or "-", j.worker or "-",
+            rows = [[str(j.id), j.status, str(j.attempts), j.theme or "-", j.worker or "-", job_progress(j),
                      j.prompt if len(j.prompt) <= 48 else j.prompt[:45] + "...", j.error] for j in jobs]
-            print(table(rows, ["id", "status", "attempts", "theme", "worker", "prompt", "error"]))
+            print(table(rows, ["id", "status", "attempts", "theme", "worker", "progress", "prompt", "error"]))
             return 0
         if args.action in DECISIONS:
             return _decide(cat, studio.root, args)

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from curation.catalog import CatalogError
 from installation.web.deps import CatalogSource
 from installation.web.render import error_page
-from installation.web.routers import control, media, pages, pieces, review, themes
+from installation.web.routers import control, media, pages, pieces, review, review_studio, themes
 from installation.web.settings import WebSettings, WebSettingsError
 
 log = logging.getLogger(__name__)
@@ -236,7 +236,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(SubPath, prefix=settings.root_path)
     # review: the artist's pages; they send their own Content-Security-Policy (forms post to the site itself)
-    routers = (pages, media, pieces, themes, control, review)
+    routers = (pages, media, pieces, themes, control, review_studio, review)
     for module in routers:
         app.include_router(module.router)
     _check_root_path(settings.root_path, [app.openapi_url or ""] + [

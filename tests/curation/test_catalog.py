@@ -37,7 +37,7 @@ def cat(tmp_path: Path):
 
 
 def test_schema_tables_version_and_wal(cat: Catalog) -> None:
-    assert cat.schema_version() == SCHEMA_VERSION == 3
+    assert cat.schema_version() == SCHEMA_VERSION == 4
     tables = {r[0] for r in cat._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"themes", "jobs", "pieces", "scores", "decisions", "clusters", "exports", "engagement", "commands",
             "revision"} <= tables
@@ -88,10 +88,10 @@ def test_migration_from_v2_keeps_pieces_and_adds_their_reflection(tmp_path: Path
     db.execute("UPDATE revision SET value = 7")
     db.close()
 
-    with pytest.raises(CatalogError, match="schema version 2, this DSTRTD reads 3.*migrate"):
+    with pytest.raises(CatalogError, match=f"schema version 2, this DSTRTD reads {SCHEMA_VERSION}.*migrate"):
         Catalog(path, readonly=True)
     with Catalog(path) as cat:
-        assert cat.schema_version() == 3
+        assert cat.schema_version() == SCHEMA_VERSION
         piece = cat.get_piece_by_slug("glacier-abc123")
         assert (piece.title, piece.status, piece.width, piece.prompt, piece.reflection) == (
             "Blue hour", "featured", 8, "a glacier:1", "")
@@ -101,6 +101,83 @@ def test_migration_from_v2_keeps_pieces_and_adds_their_reflection(tmp_path: Path
     with Catalog(path, readonly=True) as ro:
         assert ro.get_piece_by_slug("glacier-abc123").reflection == "Mine."
         assert ro.revision() == 8
+
+
+def test_migration_from_v3_keeps_jobs_and_adds_their_progress(tmp_path: Path) -> None:
+    path = tmp_path / "studio" / "catalog.sqlite"
+    path.parent.mkdir()
+    db = sqlite3.connect(path, isolation_level=None)
+    for version in (1, 2, 3):
+        for statement in catalog_mod._MIGRATIONS[version].split(";"):
+            if statement.strip():
+                db.execute(statement)
+    db.execute("PRAGMA user_version = 3")
+    db.execute("INSERT INTO themes (name, prompts, updated) VALUES ('glacier', '[\"a glacier:1\"]', 'now')")
+    for status, worker in (("running", "gpu0:1"), ("queued", ""), ("failed", "")):
+        db.execute("INSERT INTO jobs (prompt, theme, status, worker, error, priority, created, updated) "
+                   "VALUES ('a glacier:1', 'glacier', ?, ?, ?, 2, 'then', 'then')",
+                   (status, worker, "boom" if status == "failed" else ""))
+    db.execute("UPDATE revision SET value = 5")
+    db.close()
+
+    with pytest.raises(CatalogError, match=f"schema version 3, this DSTRTD reads {SCHEMA_VERSION}.*migrate"):
+        Catalog(path, readonly=True)
+    with Catalog(path) as cat:
+        assert cat.schema_version() == SCHEMA_VERSION == 4
+        jobs = cat.list_jobs()
+        assert [(j.status, j.worker, j.error, j.priority, j.theme) for j in jobs] == [
+            ("running", "gpu0:1", "", 2, "glacier"), ("queued", "", "", 2, "glacier"),
+            ("failed", "", "boom", 2, "glacier")]
+        assert {(j.step, j.steps, j.loss, j.progressed, j.fraction) for j in jobs} == {(0, 0, None, "", None)}
+        assert cat.revision() == 5  # migrating is not an edit
+        assert cat.set_job_progress(jobs[0].id, 120, 300, 0.81234)
+        assert cat.revision() == 5
+    with Catalog(path, readonly=True) as ro:
+        job = ro.get_job(jobs[0].id)
+        assert (job.step, job.steps, job.loss, job.fraction, job.updated) == (120, 300, 0.81234, 0.4, "then")
+        assert job.progressed.startswith("20")
+
+
+def test_job_progress_is_recorded_without_moving_the_revision(cat: Catalog) -> None:
+    job_id = cat.enqueue("a coral reef:1", theme="coral-reef")
+    assert not cat.set_job_progress(job_id, 1, 10, 0.5)  # queued: nothing to record
+    job = cat.claim_job("w1")
+    before, started = cat.revision(), job.updated
+    for step in (1, 4, 10):
+        assert cat.set_job_progress(job_id, step, 10, 1.0 / step)
+    assert cat.revision() == before  # the gallery reloads on a revision change; progress is none of its business
+    job = cat.get_job(job_id)
+    assert (job.step, job.steps, job.loss, job.fraction, job.updated) == (10, 10, 0.1, 1.0, started)
+    assert cat.set_job_progress(job_id, 3, 10, float("nan")) and cat.get_job(job_id).loss is None
+    raw = cat._db.execute("SELECT progress FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
+    assert json.loads(raw)["loss"] is None and "NaN" not in raw  # stays strict JSON
+    for step, steps in ((11, 10), (-1, 10), (0, 0)):
+        with pytest.raises(CatalogError, match="progress is step 0..steps"):
+            cat.set_job_progress(job_id, step, steps, 0.1)
+    cat.fail_job(job_id, "NaN", requeue=False)
+    assert cat.get_job(job_id).step == 3  # a failed job keeps where it stopped
+    assert not cat.set_job_progress(job_id, 4, 10, 0.1)
+    assert cat._db.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000  # the short wait was put back
+    cat.fail_job(job_id, "retry", requeue=True)  # (a requeue of a failed job, as `fail_job` allows)
+    assert cat.claim_job("w2").step == 0  # a new attempt starts without the old attempt's progress
+    assert [j.id for j in cat.list_jobs("running", limit=1, newest_first=True)] == [job_id]
+    with Catalog(cat.path, readonly=True) as ro, pytest.raises(CatalogError, match="read-only"):
+        ro.set_job_progress(job_id, 1, 10, 0.1)
+
+
+def test_a_locked_catalog_fails_a_progress_write_quickly(cat: Catalog) -> None:
+    job_id = cat.enqueue("a coral reef:1")
+    cat.claim_job("w1")
+    other = sqlite3.connect(cat.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            cat.set_job_progress(job_id, 1, 10, 0.5)
+        assert time.monotonic() - t0 < 5  # not the 30 s of a real write
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

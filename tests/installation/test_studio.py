@@ -281,3 +281,59 @@ def test_a_broken_themes_file_stops_the_worker_at_start(studio, cat: Catalog) ->
     w, _ = worker(studio, cat, FakeBackend())
     assert w.run() == 2
     assert cat.list_jobs() == []
+
+
+def test_progress_is_recorded_as_often_as_it_is_logged(studio, cat: Catalog, monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    job_id = cat.enqueue("a glacier:1", settings={"steps": 20})
+    real, seen = cat.set_job_progress, []
+
+    def spy(job, step, steps, loss):
+        seen.append((step, steps, round(loss, 4), cat.get_job(job).status))
+        return real(job, step, steps, loss)
+
+    monkeypatch.setattr(cat, "set_job_progress", spy)
+    w, _ = worker(studio, cat, FakeBackend())
+    with caplog.at_level("INFO", "installation.studio"):
+        assert w.run() == 0
+    # every 10 % of the steps (every 2nd of 20) and the last one, while the job runs
+    assert [s[0] for s in seen] == [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 20]
+    assert {(s[1], s[3]) for s in seen} == {(20, "running")} and seen[-1][2] == round(1 / 20, 4)
+    logged = [m for m in caplog.messages if m.startswith(f"job {job_id}: step ")]
+    assert logged == [f"job {job_id}: step {s}/20 loss {loss:.4f}" for s, _, loss, _ in seen]
+    job = cat.get_job(job_id)
+    assert (job.status, job.step, job.steps, job.loss) == ("done", 20, 20, 0.05)  # a done job shows its last step
+
+
+def test_a_failing_progress_write_never_fails_the_job(studio, cat: Catalog, monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    import sqlite3
+
+    job_id = cat.enqueue("a glacier:1")
+    calls = []
+
+    def locked(*args):
+        calls.append(args)
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(cat, "set_job_progress", locked)
+    w, curator = worker(studio, cat, FakeBackend())
+    assert w.run() == 0
+    assert len(calls) == 3 and cat.get_job(job_id).status == "done" and w.outcomes[0].status == "done"
+    assert curator.seen == [cat.get_job(job_id).piece_id]
+    assert f"job {job_id}: could not record its progress (OperationalError: database is locked)" in caplog.text
+
+
+def test_a_retried_job_shows_only_its_new_attempts_progress(studio, cat: Catalog) -> None:
+    job_id = cat.enqueue("a glacier:1", settings={"steps": 4})
+    progress = []
+
+    class Watches(FakeBackend):
+        def run(self, config, on_step):
+            progress.append(cat.get_job(job_id).step)  # at the start of each attempt
+            return super().run(config, on_step)
+
+    w, _ = worker(studio, cat, Watches(fail=[NonFiniteLoss("nan")]))
+    assert w.run() == 0
+    job = cat.get_job(job_id)
+    assert progress == [0, 0] and (job.attempts, job.step, job.steps) == (2, 4, 4)

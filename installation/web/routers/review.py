@@ -216,8 +216,8 @@ CsrfDep = Annotated[Session, Depends(require_csrf)]
 # -- pages ----------------------------------------------------------------------------------------------------------
 
 def _page(settings: WebSettings, title: str, main: Safe, status: int = 200,
-          headers: dict[str, str] | None = None) -> HTMLResponse:
-    return HTMLResponse(layout(f"{title} · DSTRTD", main, root=settings.root_path, meta=NOINDEX), status,
+          headers: dict[str, str] | None = None, meta: Safe = Safe("")) -> HTMLResponse:
+    return HTMLResponse(layout(f"{title} · DSTRTD", main, root=settings.root_path, meta=Safe(NOINDEX + meta)), status,
                         headers={**PRIVATE, **(headers or {})})
 
 
@@ -273,6 +273,20 @@ def _card(cat: Catalog, piece: Piece, settings: WebSettings, session: Session, s
         reflection_value=kept.get((piece.slug, "reflection"), piece.reflection))
 
 
+def tab_links(settings: WebSettings, cat: Catalog, current: str) -> Safe:
+    """The tabs over every review page: one per piece status with its count, then the Studio (the worker's jobs);
+    `current` is a status or "studio"."""
+    mark = Safe(' aria-current="page"')
+    pieces = (fragment('<a href="$href"$current>$label <span class="count">$n</span></a>',
+                       href=f"{settings.href('/review')}?{urlencode({'status': s})}", label=label,
+                       n=cat.count_pieces(s), current=mark if s == current else Safe(""))
+              for s, label in TABS.items())
+    studio = fragment('<a href="$href" class="studio"$current>Studio <span class="count">$n</span></a>',
+                      href=settings.href("/review/studio"), n=len(cat.list_jobs("running")),
+                      current=mark if current == "studio" else Safe(""))
+    return join([*pieces, studio])
+
+
 def _review_page(settings: WebSettings, cat: Catalog, session: Session, status: str, page: int, *,
                  notice: Safe = Safe(""), http_status: int = 200,
                  kept: dict[tuple[str, str], str] | None = None) -> HTMLResponse:
@@ -280,10 +294,7 @@ def _review_page(settings: WebSettings, cat: Catalog, session: Session, status: 
     found = cat.list_pieces(status, limit=size + 1, offset=(page - 1) * size, newest_first=True)
     shown, has_next = found[:size], len(found) > size
     base = settings.href("/review")
-    tabs = join(fragment('<a href="$href"$current>$label <span class="count">$n</span></a>',
-                         href=f"{base}?{urlencode({'status': s})}", label=label, n=cat.count_pieces(s),
-                         current=Safe(' aria-current="page"') if s == status else Safe(""))
-                for s, label in TABS.items())
+    tabs = tab_links(settings, cat, status)
     cards = join((_card(cat, p, settings, session, status, page, kept or {}) for p in shown), "\n")
     if not shown:
         cards = fragment('<p class="muted">No $label pieces$more.</p>', label=TABS[status].lower(),
