@@ -279,6 +279,16 @@ def test_review_pages_have_their_own_csp_and_public_pages_keep_theirs(rc: TestCl
         assert '<meta name="robots" content="noindex, nofollow">' in r.text
 
 
+def links_resolve_under_prefix(client: TestClient, page: str) -> list[tuple[str, str, str]]:
+    """Every link, image, stylesheet and form of `page` stays under the sub-path; what can be fetched answers 200."""
+    found = links(page)
+    assert found and all(url.startswith(PREFIX + "/") for _, _, url in found), found
+    for tag, _, url in found:
+        if tag in ("a", "img", "link"):
+            assert client.get(url).status_code == 200, url
+    return found
+
+
 @pytest.mark.parametrize("mode", ["strip", "pass", "pass+root-path"])
 def test_under_a_sub_path(studio: Studio, pieces: dict[str, Piece], mode: str) -> None:
     proxy = Proxy(create_app(WebSettings(studio=studio.root, base_url=SUB_BASE, token=TOKEN)), mode)
@@ -291,11 +301,7 @@ def test_under_a_sub_path(studio: Studio, pieces: dict[str, Piece], mode: str) -
         assert f"Path={PREFIX}/review" in r.headers["set-cookie"]
         page = c.get(r.headers["location"])
         assert page.status_code == 200
-        found = links(page.text)
-        assert found and all(url.startswith(PREFIX + "/") for _, _, url in found), found
-        for tag, _, url in found:
-            if tag in ("a", "img", "link"):
-                assert c.get(url).status_code == 200, url
+        found = links_resolve_under_prefix(c, page.text)
         assert ("form", "action", f"{PREFIX}/review/{draft.slug}/decision") in found
         assert ("img", "src", f"{PREFIX}/review/p/{draft.slug}/thumb.jpg") in found
         r = c.post(f"{PREFIX}/review/{draft.slug}/decision",

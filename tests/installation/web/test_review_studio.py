@@ -19,7 +19,7 @@ from installation.web.routers.review_studio import duration
 
 from .proxy import PREFIX, SUB_BASE, Proxy, links
 from .support import TOKEN
-from .test_review import PUBLIC_CSP, csrf, login, review_client
+from .test_review import PUBLIC_CSP, csrf, links_resolve_under_prefix, login, review_client
 
 REVIEW_CSP = PUBLIC_CSP.replace("form-action 'none'", "form-action 'self'")
 
@@ -182,11 +182,7 @@ def test_the_studio_tab_under_a_sub_path(studio: Studio, pieces: dict[str, Piece
         login(c, PREFIX)
         page = c.get(f"{PREFIX}/review/studio")
         assert page.status_code == 200
-        found = links(page.text)
-        assert found and all(url.startswith(PREFIX + "/") for _, _, url in found), found
-        for tag, _, url in found:
-            if tag in ("a", "img", "link"):
-                assert c.get(url).status_code == 200, url
+        found = links_resolve_under_prefix(c, page.text)
         assert ("form", "action", f"{PREFIX}/review/studio/queue") in found
         assert ("a", "href", f"{PREFIX}/review?status=generated#piece-{pieces['draft'].slug}") in found
         assert f'content="30; url={PREFIX}/review/studio"' in page.text
