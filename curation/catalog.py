@@ -302,6 +302,12 @@ PROGRESS_BUSY_MS = 1000  # why: progress is best-effort; a worker mid-piece wait
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 
 
+def control_characters(text: str, allow: str = "") -> list[str]:
+    """The control characters in `text` (but those in `allow`), as U+XXXX: a NUL in a title stops the display's
+    font renderer, and none belongs in words meant to be read."""
+    return sorted({f"U+{ord(c):04X}" for c in text if c not in allow and unicodedata.category(c) == "Cc"})
+
+
 def slugify(text: str, max_len: int = 32) -> str:
     """Lower-case ASCII words joined by '-', cut at a word boundary: 'Old-growth Forest!' -> 'old-growth-forest'."""
     slug = _SLUG_RE.sub("-", text.lower()).strip("-")
@@ -664,6 +670,9 @@ class Catalog:
     def set_title(self, piece_id: int, title: str) -> None:
         """Name a piece (pages, posters, gallery); an empty title falls back to its theme's title."""
         title = " ".join(title.split())
+        bad = control_characters(title)
+        if bad:
+            raise CatalogError(f"a title is plain text; it holds control characters {', '.join(bad)}")
         if len(title) > TITLE_MAX:
             raise CatalogError(f"a title is at most {TITLE_MAX} characters (posters and the gallery panel show it "
                                f"whole), not {len(title)}")
@@ -679,7 +688,7 @@ class Catalog:
         if len(text) > REFLECTION_MAX:
             raise CatalogError(f"a reflection is at most {REFLECTION_MAX} characters (the gallery shows 4 lines of it, "
                                f"the page the rest), not {len(text)}; shorten it by {len(text) - REFLECTION_MAX}")
-        bad = sorted({f"U+{ord(c):04X}" for c in text if c != "\n" and unicodedata.category(c) == "Cc"})
+        bad = control_characters(text, allow="\n")
         if bad:
             raise CatalogError(f"a reflection is plain text; it holds control characters {', '.join(bad)}")
         with self.transaction() as db:

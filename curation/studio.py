@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from curation.catalog import Catalog, CatalogError, Theme
+from curation.catalog import Catalog, CatalogError, Theme, control_characters
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,11 @@ class Studio:
             data = tomllib.loads(self.themes_path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise StudioError(f"{self.themes_path}: not valid TOML ({exc})") from exc
-        themes = []
+        except UnicodeDecodeError as exc:
+            raise StudioError(f"{self.themes_path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
+        except OSError as exc:
+            raise StudioError(f"{self.themes_path}: cannot be read ({exc.strerror or exc})") from exc
+        themes: list[Theme] = []
         for i, entry in enumerate(data.get("theme", [])):
             where = f"{self.themes_path}: theme #{i + 1}"
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
@@ -118,6 +122,14 @@ class Studio:
             for key in ("reflection", "facts", "title"):
                 if not isinstance(entry.get(key, ""), str):
                     raise StudioError(f"{where} ({entry['name']}): `{key}` must be text")
+            for key in ("name", "title", "reflection", "facts", "prompts", "negative_prompts", "hashtags"):
+                value = entry.get(key, "")
+                bad = control_characters("".join(value) if isinstance(value, list) else value, allow="\n\t")
+                if bad:
+                    raise StudioError(f"{where} ({entry['name']}): `{key}` holds control characters "
+                                      f"{', '.join(bad)}; the display and the pages show plain text")
+            if any(t.name == entry["name"].strip() for t in themes):
+                raise StudioError(f"{where}: a second theme named {entry['name'].strip()!r}; names must differ")
             themes.append(Theme(
                 name=entry["name"].strip(), title=entry.get("title", "") or entry["name"].strip(),
                 prompts=tuple(entry.get("prompts", [])), negative_prompts=tuple(entry.get("negative_prompts", [])),
@@ -128,17 +140,25 @@ class Studio:
 
     def sync_themes(self) -> list[str]:
         """Copy the themes of `themes.toml` into the catalog where they differ (the file is the artist's source of
-        truth); returns the names written. Themes gone from the file stay in the catalog: their pieces refer to them.
+        truth); returns the names written. A theme gone from the file (removed or renamed) is retired: it stays in
+        the catalog for its pieces' pages, with no prompts, so nothing samples or queues it any more.
 
         Raises `StudioError` (naming the file, theme and field) when the file cannot be read as themes.
         """
+        if not self.themes_path.is_file():
+            return []  # why: no file is no instruction; retiring every theme would stop the studio
         themes = self.load_themes()
+        names = {t.name for t in themes}
         changed = []
         with self.catalog() as cat:
             for theme in themes:
                 if cat.get_theme(theme.name) != theme:
                     cat.upsert_theme(theme)
                     changed.append(theme.name)
+            for old in cat.list_themes():
+                if old.name not in names and (old.prompts or old.negative_prompts):
+                    cat.upsert_theme(replace(old, prompts=(), negative_prompts=()))
+                    changed.append(old.name)
         if changed:
             log.info("themes from %s: %s updated in the catalog", self.themes_path.name, ", ".join(changed))
         return changed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -53,7 +54,14 @@ def _missing_dependency(exc: BaseException) -> str | None:
     """The dependency whose absence raised `exc`, if that is what happened."""
     if isinstance(exc, ModuleNotFoundError):
         top = (exc.name or "").partition(".")[0]
-        return top if top in DEPENDENCIES else None
+        # why find_spec: a missing submodule of an installed package (a version mismatch) is another problem
+        if top not in DEPENDENCIES:
+            return None
+        try:
+            installed = importlib.util.find_spec(top) is not None
+        except (ImportError, ValueError):
+            installed = False
+        return None if installed else top
     return None
 
 

@@ -304,13 +304,14 @@ class StudioWorker:
         stamp = self.studio.themes_stamp()
         if stamp == self._themes_stamp:
             return
-        self._themes_stamp = stamp
         try:
             self.studio.sync_themes()
         except StudioError as exc:
             if strict:
                 raise WorkerStop(str(exc)) from exc
             log.warning("%s; keeping the themes as they were until the file is fixed", exc)
+        # why only now: a sync cut short by a busy catalog (sqlite3.OperationalError) is tried again next time
+        self._themes_stamp = stamp
 
     def startup(self) -> None:
         """Recover from a crash (stale jobs, temporary folders), load the default models, curate leftovers."""

@@ -97,3 +97,17 @@ def test_display_commands_run_without_the_torch_stack(tmp_path: Path) -> None:
         assert "needs the package 'torch', which is not installed here" in err
         assert "Traceback" not in err
     assert results["loaded"] == []
+
+
+def test_only_a_package_that_is_really_absent_is_called_missing(monkeypatch) -> None:
+    import importlib.util
+
+    from installation import cli
+
+    # torch is installed here: a missing submodule of it is some other problem, left to the generic handler
+    assert cli._missing_dependency(ModuleNotFoundError("No module named 'torch.not_a_module'",
+                                                       name="torch.not_a_module")) is None
+    assert cli._missing_dependency(ModuleNotFoundError("x", name="generator.nothing")) is None  # our own code
+    assert cli._missing_dependency(ValueError("torch")) is None
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)  # as on a display-only install
+    assert cli._missing_dependency(ModuleNotFoundError("x", name="torch.nn")) == "torch"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -83,8 +84,9 @@ def rank_scores(values: Sequence[float]) -> list[float]:
 def audience_ratings(catalog: Catalog, *, comment_weight: float = COMMENT_WEIGHT,
                      min_age_days: float = MIN_AGE_DAYS) -> AudienceReport:
     """Rate every piece that has readable engagement (see the module docstring)."""
-    if comment_weight < 0 or min_age_days < 0:
-        raise EngagementError(f"comment weight and minimum age must be >= 0, not {comment_weight} and {min_age_days}")
+    if not (0 <= comment_weight < math.inf and 0 <= min_age_days < math.inf):  # why: NaN fails both comparisons
+        raise EngagementError(f"comment weight and minimum age must be numbers >= 0, not {comment_weight} and "
+                              f"{min_age_days}")
     skipped: dict[str, list[str]] = {"too recent": [], "likes hidden": [], "image missing": []}
     rows: list[tuple[str, Path, str, int, int, int, float]] = []
     for piece in catalog.list_pieces():
@@ -124,6 +126,9 @@ def write_ratings_csv(path: str | os.PathLike[str], ratings: Sequence[AudienceRa
         raise EngagementError(f"{len(ratings)} piece(s) have readable engagement; a ratings file needs at least 2 "
                               "(read more posts with `dstrtd engagement --profile NAME`, or wait until they are "
                               f"{MIN_AGE_DAYS:g} days old)")
+    if len({r.score for r in ratings}) == 1:
+        raise EngagementError(f"all {len(ratings)} pieces are equally engaging ({ratings[0].likes} likes, "
+                              f"{ratings[0].comments} comments each): nothing to learn from yet")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()

@@ -12,6 +12,7 @@ import os
 import queue
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,12 @@ log = logging.getLogger(__name__)
 COMMAND_TARGET = "display"
 COMMANDS = ("next", "previous", "pause", "resume", "reload")
 DB_TIMEOUT = 2.0  # seconds a poll waits for the studio's write lock; why: on the watcher thread, so no stutter
+
+
+def _printable(text: str) -> str:
+    """`text` without control characters but line breaks: a NUL stops pygame's font renderer, so one slipped into
+    the catalog (an old version, an edit by hand) must not stop the display."""
+    return "".join(c for c in text if c == "\n" or unicodedata.category(c) != "Cc")
 
 
 def read_pieces(catalog: Catalog, score_curator: str = "aesthetic") -> list[PieceInfo]:
@@ -41,8 +48,8 @@ def read_pieces(catalog: Catalog, score_curator: str = "aesthetic") -> list[Piec
         group = f"cluster {clusters[piece.id]}" if piece.id in clusters else f"theme {piece.theme or '-'}"
         out.append(PieceInfo(
             id=piece.id, slug=piece.slug, path=str(path), sha256=piece.sha256,
-            title=piece.title or (theme.title if theme else ""),
-            reflection=piece_reflection(piece, theme),
+            title=_printable(piece.title or (theme.title if theme else "")),
+            reflection=_printable(piece_reflection(piece, theme)),
             featured=piece.status == "featured", score=piece.scores.get(score_curator), group=group,
         ))
     return out

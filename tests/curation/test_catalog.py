@@ -283,6 +283,8 @@ def test_titles_are_tidied_bounded_and_clearable(cat: Catalog, tmp_path: Path) -
     assert cat.revision() > before  # a display polling the revision picks the new title up
     with pytest.raises(CatalogError, match="at most 120 characters"):
         cat.set_title(p.id, "x" * 121)
+    with pytest.raises(CatalogError, match="control characters U\\+0000"):
+        cat.set_title(p.id, "Reef\x00night")  # a NUL stops the gallery's font renderer
     assert cat.get_piece(p.id).title == "Bleached reef"
     cat.set_title(p.id, "")
     assert cat.get_piece(p.id).title == ""

@@ -73,7 +73,7 @@ def test_piece_url(monkeypatch: pytest.MonkeyPatch) -> None:
     assert piece_url("x", "https://a.b/") == "https://a.b/p/x"
 
 
-def test_sync_writes_only_changed_themes_and_keeps_removed_ones(tmp_path: Path) -> None:
+def test_sync_writes_only_changed_themes_and_retires_removed_ones(tmp_path: Path) -> None:
     studio = init_studio(tmp_path / "s", themes_toml=textwrap.dedent('''
         [[theme]]
         name = "reef"
@@ -94,12 +94,13 @@ def test_sync_writes_only_changed_themes_and_keeps_removed_ones(tmp_path: Path) 
         name = "kelp"
         prompts = ["a kelp forest:1"]
         '''))
-    assert studio.sync_themes() == ["reef", "kelp"]
+    assert studio.sync_themes() == ["reef", "kelp", "ice"]
     with studio.catalog() as cat:
         assert cat.get_theme("reef").prompts == ("a bleached reef:1",)
         assert cat.get_theme("reef").reflection == "White where it was coloured."
         assert cat.get_theme("kelp").prompts == ("a kelp forest:1",)
-        assert cat.get_theme("ice").prompts == ("ice:1",)  # gone from the file, kept for its pieces
+        ice = cat.get_theme("ice")  # gone from the file: kept for its pieces' pages, never generated again
+        assert ice is not None and ice.prompts == () and ice.negative_prompts == ()
         after = cat.revision()
     assert after > before
     assert studio.sync_themes() == []
@@ -115,3 +116,29 @@ def test_themes_stamp_moves_with_edits(tmp_path: Path) -> None:
     assert studio.themes_stamp() != first
     studio.themes_path.unlink()
     assert studio.themes_stamp() is None
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("[[theme]]\nname = \"reef\"\ntitle = \"Re\\u0000ef\"\n", r"`title` holds control characters U\+0000"),
+    ("[[theme]]\nname = \"reef\"\n[[theme]]\nname = \"reef\"\n", "a second theme named 'reef'"),
+])
+def test_themes_the_display_could_not_show_are_refused(tmp_path: Path, content: str, message: str) -> None:
+    studio = init_studio(tmp_path / "s")
+    studio.themes_path.write_text(content)
+    with pytest.raises(StudioError, match=message):
+        studio.load_themes()
+
+
+def test_a_themes_file_that_is_not_utf8_says_so(tmp_path: Path) -> None:
+    studio = init_studio(tmp_path / "s")
+    studio.themes_path.write_bytes('[[theme]]\nname = "Flüsse"\n'.encode("latin-1"))
+    with pytest.raises(StudioError, match="not UTF-8 text"):
+        studio.sync_themes()
+
+
+def test_without_a_themes_file_nothing_is_retired(tmp_path: Path) -> None:
+    studio = init_studio(tmp_path / "s")
+    studio.themes_path.unlink()
+    assert studio.sync_themes() == []
+    with studio.catalog() as cat:
+        assert all(t.prompts for t in cat.list_themes())

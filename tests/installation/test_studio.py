@@ -337,3 +337,13 @@ def test_a_retried_job_shows_only_its_new_attempts_progress(studio, cat: Catalog
     assert w.run() == 0
     job = cat.get_job(job_id)
     assert progress == [0, 0] and (job.attempts, job.step, job.steps) == (2, 4, 4)
+
+
+def test_a_theme_removed_from_the_file_is_never_sampled_again(studio, cat: Catalog) -> None:
+    w, _ = worker(studio, cat, FakeBackend(), sample=True, max_jobs=8, sample_seed=0)
+    text = studio.themes_path.read_text()
+    studio.themes_path.write_text(text.replace('name = "wetland"', 'name = "marsh"'))  # renamed by the artist
+    assert w.run() == 0
+    themes = {j.theme for j in cat.list_jobs()}
+    assert "wetland" not in themes and "marsh" in themes
+    assert cat.get_theme("wetland").reflection  # retired, kept for the pages of its pieces

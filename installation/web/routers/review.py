@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 COOKIE = "dstrtd_review"
 SESSION_S = 12 * 3600  # why: one working day in the gallery; a lost phone's session dies overnight
-LOGIN_FAILURES = 5  # failed logins allowed per window, from anyone: the token is long, guessing it needs millions
+LOGIN_FAILURES = 5  # failed logins per window and client: the token is long, guessing it needs millions
+LOGIN_FAILURES_ALL = 50  # per window from everyone together: forged X-Forwarded-For headers meet this cap
 LOGIN_WINDOW_S = 60.0
 NAME_MAX = 40  # who decides, as recorded with the decision ("by <name> via review page")
 REASON_MAX = 300
@@ -135,26 +136,51 @@ def csrf_token(token: str, session_value: str) -> str:
 
 
 class LoginGuard:
-    """At most `limit` failed logins per `window_s` seconds, from anyone (behind a proxy every client has the proxy's
-    address); further attempts are refused until the window has passed."""
+    """Failed logins per `window_s` seconds: at most `per_client` from one client (its address and, behind a proxy,
+    the X-Forwarded-For it sends) and `overall` from everyone, so one stranger guessing cannot lock the artist out.
 
-    def __init__(self, limit: int = LOGIN_FAILURES, window_s: float = LOGIN_WINDOW_S) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._failures: deque[float] = deque()
+    `attempt` counts a login as failed before the token is compared and `succeeded` takes it back: a burst of
+    concurrent guesses cannot all pass the check before any of them is recorded.
+    """
+
+    def __init__(self, per_client: int = LOGIN_FAILURES, overall: int = LOGIN_FAILURES_ALL,
+                 window_s: float = LOGIN_WINDOW_S) -> None:
+        self.per_client, self.overall, self.window_s = per_client, overall, window_s
+        self._by_client: dict[str, deque[float]] = {}
+        self._all: deque[float] = deque()
         self._lock = threading.Lock()
 
-    def wait_s(self, now: float) -> float:
-        """Seconds until another attempt is allowed (0: now)."""
-        with self._lock:
-            while self._failures and self._failures[0] <= now - self.window_s:
-                self._failures.popleft()
-            if len(self._failures) < self.limit:
-                return 0.0
-            return self._failures[0] + self.window_s - now
+    def _prune(self, now: float) -> None:
+        cutoff = now - self.window_s
+        while self._all and self._all[0] <= cutoff:
+            self._all.popleft()
+        for client in list(self._by_client):
+            times = self._by_client[client]
+            while times and times[0] <= cutoff:
+                times.popleft()
+            if not times:
+                del self._by_client[client]
 
-    def failed(self, now: float) -> None:
+    def attempt(self, client: str, now: float) -> float:
+        """Seconds this client must wait (0: go on; the attempt is then counted as failed until `succeeded`)."""
         with self._lock:
-            self._failures.append(now)
+            self._prune(now)
+            mine = self._by_client.get(client, deque())
+            if len(mine) >= self.per_client:
+                return mine[0] + self.window_s - now
+            if len(self._all) >= self.overall:
+                return self._all[0] + self.window_s - now
+            mine.append(now)
+            self._by_client[client] = mine
+            self._all.append(now)
+            return 0.0
+
+    def succeeded(self, client: str, now: float) -> None:
+        """Take back the attempt counted at `now`: it was the right token."""
+        with self._lock:
+            for times in (self._by_client.get(client), self._all):
+                if times is not None and now in times:
+                    times.remove(now)
 
 
 def _guard(request: Request) -> LoginGuard:
@@ -350,24 +376,24 @@ def login_form(request: Request, settings: SettingsDep) -> Response:
 @router.post("/login", summary="Log in with the control token; sets the session cookie")
 def login(request: Request, settings: SettingsDep, form: FormDep) -> Response:
     token = _token(settings)
-    guard = _guard(request)
+    guard, client = _guard(request), _client(request)
     now = time.monotonic()
-    wait = guard.wait_s(now)
+    wait = guard.attempt(client, now)
     if wait > 0:
-        log.warning("review login refused: too many failed logins (from %s)", _client(request))
+        log.warning("review login refused: too many failed logins (from %s)", client)
         page = _login_page(settings, f"Too many failed logins; try again in {int(wait) + 1} seconds.", 429)
         page.headers["Retry-After"] = str(int(wait) + 1)
         return page
     given = form.get("token", "").strip()
     if not hmac.compare_digest(given.encode(), token.encode()):
-        guard.failed(now)
-        log.warning("failed review login from %s", _client(request))
+        log.warning("failed review login from %s", client)
         return _login_page(settings, "That is not the control token.", 401)
+    guard.succeeded(client, now)
     name = " ".join(form.get("name", "").split())[:NAME_MAX] or "the artist"
     response = RedirectResponse(settings.href("/review"), 303, headers=PRIVATE)
     response.set_cookie(COOKIE, make_session(token, name), max_age=SESSION_S, path=settings.href("/review"),
                         secure=settings.base_url.startswith("https://"), httponly=True, samesite="strict")
-    log.info("review login by %s from %s", name, _client(request))
+    log.info("review login by %s from %s", name, client)
     return response
 
 

@@ -87,3 +87,14 @@ def test_cli_exports_without_reading_posts(studio, catalog, add_piece, tmp_path:
     assert [r["slug"] for r in rows] == [a.slug, b.slug]
     assert main(["engagement", "--studio", str(studio.root)]) == 2
     assert "--export-ratings CSV" in capsys.readouterr().err
+
+
+def test_nonsense_weights_and_no_spread_are_refused(catalog, add_piece, tmp_path: Path) -> None:
+    for weight in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(EngagementError, match="must be numbers >= 0"):
+            audience_ratings(catalog, comment_weight=weight)
+    a, b = add_piece(catalog), add_piece(catalog)
+    _read(catalog, a, "SAME1", 4)
+    _read(catalog, b, "SAME2", 4)
+    with pytest.raises(EngagementError, match="equally engaging"):
+        write_ratings_csv(tmp_path / "r.csv", audience_ratings(catalog).ratings)

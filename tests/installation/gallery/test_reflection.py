@@ -65,3 +65,15 @@ def test_an_edited_reflection_reaches_the_screen_without_a_restart(studio) -> No
         run_until(lambda: drawn[-1] == THEIRS)
     finally:
         app.close()
+
+
+def test_control_characters_that_slipped_into_the_catalog_never_reach_the_font(studio) -> None:
+    piece = _add(studio, (30, 60, 200))
+    with studio.catalog() as cat:  # as an old version or an edit by hand could have left them
+        with cat.transaction() as db:
+            db.execute("UPDATE pieces SET title=?, reflection=? WHERE id=?",
+                       ("Reef\x00night", "Line one\x07\nline two", piece.id))
+        shown = {p.id: (p.title, p.reflection) for p in read_pieces(cat)}
+    assert shown[piece.id] == ("Reefnight", "Line one\nline two")
+    app = GalleryApp(studio.root, GalleryConfig(windowed=(320, 180), frames=3, hold=0.05, crossfade=0.02))
+    assert app.run() == 0 and app._loop_errors == 0  # pygame refuses a NUL: no frame may fail on one
