@@ -676,10 +676,7 @@ class Catalog:
         if len(title) > TITLE_MAX:
             raise CatalogError(f"a title is at most {TITLE_MAX} characters (posters and the gallery panel show it "
                                f"whole), not {len(title)}")
-        with self.transaction() as db:
-            cur = db.execute("UPDATE pieces SET title=?, updated=? WHERE id=?", (title, now_iso(), piece_id))
-            if cur.rowcount == 0:
-                raise CatalogError(f"no piece with id {piece_id}")
+        self._set_piece_text(piece_id, "title", title)
 
     def set_reflection(self, piece_id: int, text: str) -> None:
         """The artist's reflection on one piece, shown instead of its theme's (page, API, gallery, post); an
@@ -691,8 +688,13 @@ class Catalog:
         bad = control_characters(text, allow="\n")
         if bad:
             raise CatalogError(f"a reflection is plain text; it holds control characters {', '.join(bad)}")
+        self._set_piece_text(piece_id, "reflection", text)
+
+    def _set_piece_text(self, piece_id: int, column: str, text: str) -> None:
+        """Write one checked text column of a piece (in its own transaction, so the revision moves)."""
+        assert column in ("title", "reflection")  # a column name, never user input
         with self.transaction() as db:
-            cur = db.execute("UPDATE pieces SET reflection=?, updated=? WHERE id=?", (text, now_iso(), piece_id))
+            cur = db.execute(f"UPDATE pieces SET {column}=?, updated=? WHERE id=?", (text, now_iso(), piece_id))
             if cur.rowcount == 0:
                 raise CatalogError(f"no piece with id {piece_id}")
 
