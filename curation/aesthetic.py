@@ -34,7 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generator.fields import known_keys
+from curation.errors import CurationError
+from generator.common.errors import DstrtdError
+from generator.common.fields import known_keys
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +64,11 @@ TINY_EMBED_DIM = 32
 _THROWAWAY_TEXT_CFG: dict[str, Any] = {"context_length": 4, "vocab_size": 8, "width": 8, "heads": 1, "layers": 1}
 
 
-class ScorerError(ValueError):
+class ScorerError(CurationError):
     """A scorer spec, checkpoint or head file that cannot be used; the message says why and what to do."""
 
-    exit_code = 2
 
-
-class WeightsUnavailable(ScorerError):
+class ScorerWeightsUnavailable(ScorerError):
     """Weights that are neither in the cache nor downloadable here (offline, or the file is wrong)."""
 
 
@@ -559,17 +559,16 @@ def fetch_public_head(name: str) -> Path:
     where = (f"download {entry.url} (sha256 {entry.sha256}) and put it at {target}, or pass the file's path "
              "instead of the name")
     if weights.is_offline():
-        raise WeightsUnavailable(f"aesthetic head {entry.name!r} is not on this machine and downloads are off "
+        raise ScorerWeightsUnavailable(f"aesthetic head {entry.name!r} is not on this machine and downloads are off "
                                  f"(DSTRTD_OFFLINE/HF_HUB_OFFLINE): {where}")
     log.info("downloading aesthetic head %s from %s", entry.name, entry.url)
     try:
         return weights.download(entry.url, target, sha256=entry.sha256)
     except (OSError, urllib.error.URLError) as exc:
-        raise WeightsUnavailable(f"aesthetic head {entry.name!r} could not be downloaded ({exc}): {where}") from exc
-    except Exception as exc:
-        if hasattr(exc, "exit_code"):  # generator's WeightsUnavailable (wrong sha256): already says what to do
-            raise WeightsUnavailable(str(exc)) from exc
-        raise
+        raise ScorerWeightsUnavailable(
+            f"aesthetic head {entry.name!r} could not be downloaded ({exc}): {where}") from exc
+    except DstrtdError as exc:  # generator's WeightsUnavailable (wrong sha256): already says what to do
+        raise ScorerWeightsUnavailable(str(exc)) from exc
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from curation.errors import CurationError
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 4
@@ -37,10 +39,8 @@ PUBLIC_STATUSES = ("accepted", "featured")
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
 
-class CatalogError(Exception):
+class CatalogError(CurationError):
     """A problem with the catalog or with what was asked of it; the message says what and how to fix it."""
-
-    exit_code = 2
 
 
 def now_iso() -> str:

@@ -21,15 +21,14 @@ import torch
 from torch import Tensor
 
 from curation.dedup import cosine_matrix
-from generator.fields import known_keys
+from curation.errors import CurationError
+from generator.common.fields import known_keys
 
 NO_THEME = "(no theme)"
 
 
-class PolicyError(ValueError):
+class PolicyError(CurationError):
     """A selection policy that cannot be used; the message names the field."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from curation.aesthetic import (
     distribution_mean,
     load_tower_perceptor,
 )
-from generator.fields import known_keys
+from generator.common.fields import known_keys
 
 TEXT_HEAD_TYPE = "logits-per-text"
 RATING_TEMPLATE = "a photo rated {} out of 10"

@@ -14,9 +14,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from generator import registry
+from generator.common.fields import known_keys
 from generator.cutouts import AUGMENTATIONS, DEFAULT_AUGMENTS, CutoutMode
 from generator.errors import GeneratorError
-from generator.fields import known_keys
 from generator.prompts import parse_noise_prompt, parse_prompt, parse_schedule
 
 OPTIMIZERS = ("adam", "adamw", "adamax", "adagrad", "radam", "nadam", "rmsprop", "sgd")

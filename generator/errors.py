@@ -1,12 +1,12 @@
-"""Errors the user can act on. Each carries `exit_code` so the CLI prints one line instead of a traceback."""
+"""The generator's errors: bad input or a missing resource; each message names the problem and the fix."""
 
 from __future__ import annotations
 
+from generator.common.errors import DstrtdError
 
-class GeneratorError(Exception):
+
+class GeneratorError(DstrtdError):
     """Bad input or a missing resource; the message names the problem and the fix."""
-
-    exit_code = 2
 
 
 class NonFiniteLoss(GeneratorError):

@@ -13,6 +13,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from generator.common.errors import DstrtdError
+
 log = logging.getLogger(__name__)
 
 # name -> (module, one-line help). The order is the order `dstrtd --help` lists them.
@@ -39,15 +41,8 @@ DEPENDENCIES = frozenset({"torch", "torchvision", "open_clip", "kornia", "taming
 DISPLAY_REQUIREMENTS = "installation/requirements-display.txt"
 
 
-class CommandError(Exception):
-    """A problem the user can fix; the CLI prints the message on one line and exits with `exit_code`."""
-
-    exit_code = 2
-
-
 def _is_user_error(exc: BaseException) -> bool:
-    # Library packages cannot import this module, so their user-facing errors carry `exit_code` instead.
-    return isinstance(exc, CommandError) or hasattr(exc, "exit_code") or isinstance(exc, FileNotFoundError)
+    return isinstance(exc, DstrtdError | FileNotFoundError)
 
 
 def _missing_dependency(exc: BaseException) -> str | None:
@@ -114,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if _is_user_error(exc):
             print(f"dstrtd {args.command}: error: {exc}", file=sys.stderr)
-            return int(getattr(exc, "exit_code", 2))
+            return exc.exit_code if isinstance(exc, DstrtdError) else 2
         print(f"dstrtd {args.command}: unexpected error: {type(exc).__name__}: {exc} (run with -v for details)",
               file=sys.stderr)
         return 1

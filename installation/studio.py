@@ -42,6 +42,7 @@ from typing import Any, Protocol
 
 from curation.catalog import Catalog, Job, Piece, default_worker_name
 from curation.studio import Studio, StudioError
+from installation.errors import InstallationError
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +51,11 @@ MIN_SIDE = 64  # why: below 64 px a VQGAN f16 latent is 4x4 codes: nothing left 
 SHRINK = 0.75
 
 
-class WorkerStop(Exception):
+class WorkerStop(InstallationError):
     """The worker must stop (e.g. its default weights cannot be loaded); `exit_code` for the CLI."""
 
-    exit_code = 2
 
-
-class _Interrupted(Exception):
+class WorkerInterrupted(InstallationError):
     """Raised inside a generation step when a stop was requested (SIGTERM)."""
 
 
@@ -421,7 +420,7 @@ class StudioWorker:
         started = time.monotonic()
         try:
             result = self.backend.run(config, self._on_step(job, config))
-        except _Interrupted:
+        except WorkerInterrupted:
             self.catalog.fail_job(job.id, f"{self._stop_reason}; requeued", requeue=True)
             return Outcome(job.id, "interrupted", error=self._stop_reason)
         except NonFiniteLoss as exc:
@@ -453,7 +452,7 @@ class StudioWorker:
                 log.info("job %d: step %d/%d loss %.4f", job.id, index + 1, steps, loss)
                 self._record_progress(job, index + 1, steps, loss)
             if self.stopping:
-                raise _Interrupted(self._stop_reason)
+                raise WorkerInterrupted(self._stop_reason)
 
         return on_step
 

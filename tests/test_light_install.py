@@ -28,7 +28,7 @@ def test_display_requirements_follow_pyproject() -> None:
     pinned = {_requirement_name(d): d.replace(" ", "") for d in deps}
     lines = [line.strip() for line in REQUIREMENTS.read_text().splitlines() if line.strip() and line[0] != "#"]
     assert {_requirement_name(x) for x in lines} == {"pygame-ce", "qrcode", "instaloader", "fastapi", "uvicorn",
-                                                     "numpy", "pillow"}
+                                                     "numpy", "pillow", "filelock"}
     for line in lines:
         assert pinned[_requirement_name(line)] == line.replace(" ", ""), f"{line} differs from pyproject.toml"
     assert not {_requirement_name(x) for x in lines} & {"torch", "torchvision", "open-clip-torch", "kornia"}

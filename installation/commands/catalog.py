@@ -87,7 +87,7 @@ def piece_dict(cat: Any, piece: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from curation.studio import open_studio
-    from installation.cli import CommandError
+    from installation.errors import CommandError
 
     studio = open_studio(args.studio)
     with studio.catalog() as cat:
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _piece(cat: Any, root: Any, slug: str) -> Any:
-    from installation.cli import CommandError
+    from installation.errors import CommandError
 
     piece = cat.get_piece_by_slug(slug)
     if piece is None:
@@ -164,7 +164,7 @@ def _piece(cat: Any, root: Any, slug: str) -> Any:
 def _reflect(cat: Any, root: Any, args: argparse.Namespace) -> int:
     """Set (or clear, with "") one piece's own reflection, from the command line or a file."""
     from curation.catalog import tidy_reflection
-    from installation.cli import CommandError
+    from installation.errors import CommandError
 
     if (args.text is None) == (args.file is None):
         raise CommandError("give the reflection as TEXT or with --file PATH (one of them; \"\" clears it)")

@@ -16,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from installation.cli import CommandError
     from installation.demo import DEMO_JOBS, describe, run_demo
+    from installation.errors import CommandError
 
     if args.jobs is not None and not 1 <= args.jobs <= len(DEMO_JOBS):
         raise CommandError(f"--jobs must be between 1 and {len(DEMO_JOBS)}")

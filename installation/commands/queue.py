@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from curation.studio import open_studio
-    from installation.cli import CommandError
+    from installation.errors import CommandError
 
     if args.count < 1:
         raise CommandError("--count must be at least 1")
@@ -54,12 +54,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _validate(prompt: str, settings: dict) -> None:
     """Check the settings against the generator's config now, not when the worker gets to them."""
-    from installation.cli import CommandError
+    from generator.common.errors import DstrtdError
+    from installation.errors import CommandError
     from installation.studio import make_config, parse_job_prompts
 
     try:
         make_config({"preset": "tiny", **settings, "prompts": list(parse_job_prompts(prompt))})
-    except Exception as exc:
-        if hasattr(exc, "exit_code") or isinstance(exc, ValueError | TypeError):
-            raise CommandError(f"invalid job settings: {exc}") from exc
-        raise
+    except (DstrtdError, ValueError, TypeError) as exc:
+        raise CommandError(f"invalid job settings: {exc}") from exc

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from installation.commands._common import RunLogFile
+from installation.errors import CommandError
 
 log = logging.getLogger(__name__)
 
@@ -118,16 +119,12 @@ def _encoder_missing(args: argparse.Namespace) -> int:
     return 2
 
 
-class UsageError(ValueError):
-    exit_code = 2
-
-
 def resolve_scorer_config(args: argparse.Namespace):  # -> TrainConfig
     """The TrainConfig for these options; with --resume, the run's own settings with the given options on top."""
     from training.scorer.trainer import TrainConfig
 
     if not args.out:
-        raise UsageError("--out RUN_DIR is required")
+        raise CommandError("--out RUN_DIR is required")
     given = {name: getattr(args, name) for name in (*SCORER_OPTIONS, "skip_missing")
              if getattr(args, name, None) is not None}
     if args.resume:
@@ -138,7 +135,7 @@ def resolve_scorer_config(args: argparse.Namespace):  # -> TrainConfig
         saved["max_steps"] = None  # a stop the last run asked for is not a stop for this one
         return TrainConfig.from_dict({**saved, **given, "out": args.out})
     if "data" not in given:
-        raise UsageError("--data FILE_OR_DIR is required (or --resume an existing run)")
+        raise CommandError("--data FILE_OR_DIR is required (or --resume an existing run)")
     return TrainConfig(out=args.out, **given)
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from installation.errors import InstallationError
 
-class ExportError(Exception):
+
+class ExportError(InstallationError):
     """A problem the user can fix (bad size, missing file, caption too long); the CLI prints it on one line."""
-
-    exit_code = 2
 
 
 class CaptionError(ExportError):

@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from installation.errors import InstallationError
+
 TRANSITIONS = ("crossfade", "cut")
 FITS = ("letterbox", "fill")
 ORDERS = ("featured", "score", "clusters", "newest")
 CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
 
 
-class GalleryError(Exception):
+class GalleryError(InstallationError):
     """A setting or a display the user can fix; the CLI prints the message on one line."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

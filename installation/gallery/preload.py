@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from installation.gallery.images import ImageProblem, Prepared, prepare
+from generator.common.errors import UnreadableImage
+from installation.gallery.images import Prepared, prepare
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class Preloader:
             t0 = time.perf_counter()
             try:
                 prepared, problem = self._decode(job), None
-            except ImageProblem as exc:
+            except UnreadableImage as exc:
                 prepared, problem = None, str(exc)
             except Exception as exc:  # never let one piece end the thread: it is the display's only decoder
                 log.exception("decoding piece %d (%s) failed unexpectedly", job.piece_id, job.path)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from installation.errors import InstallationError
+
 TOKEN_ENV = "DSTRTD_WEB_TOKEN"
 API_MAX_LIMIT = 100  # why: one JSON page stays under ~100 kB
 # why: the prefix is matched against request paths and written into every link, so only plain URL path characters
@@ -15,10 +17,8 @@ API_MAX_LIMIT = 100  # why: one JSON page stays under ~100 kB
 _SEGMENT = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+")
 
 
-class WebSettingsError(ValueError):
+class WebSettingsError(InstallationError):
     """A setting that cannot work; the message says which and how to fix it."""
-
-    exit_code = 2
 
 
 def token_from_env(explicit: str | None = None) -> str | None:

@@ -15,8 +15,8 @@ from curation.aesthetic import (
     HeadConfig,
     PublicHead,
     ScorerError,
+    ScorerWeightsUnavailable,
     TowerConfig,
-    WeightsUnavailable,
     build_scorer,
     build_tower,
     discretised_normal_logits,
@@ -258,13 +258,13 @@ def test_public_head_file_errors(tmp_path, heads_dir):
 def test_fetch_uses_the_cache_and_explains_offline_failures(heads_dir, monkeypatch):
     monkeypatch.setenv("DSTRTD_OFFLINE", "1")
     target = heads_cache_dir() / "sa_0_4_vit_b_32_linear.pth"
-    with pytest.raises(WeightsUnavailable, match=f"downloads are off .* put it at {target}"):
+    with pytest.raises(ScorerWeightsUnavailable, match=f"downloads are off .* put it at {target}"):
         fetch_public_head("laion-vit-b-32")
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(heads_dir / "laion/sa_0_4_vit_b_32_linear.pth", target)
     assert fetch_public_head("laion-vit-b-32") == target  # found by name in $DSTRTD_CACHE, checksum verified
     target.write_bytes(b"corrupt")
-    with pytest.raises(WeightsUnavailable, match="downloads are off"):
+    with pytest.raises(ScorerWeightsUnavailable, match="downloads are off"):
         fetch_public_head("laion-vit-b-32")  # a wrong checksum is not trusted
     assert not target.exists()
     # the head is there, the CLIP weights are not: the error names the missing weights (exit code 2 in the CLI)

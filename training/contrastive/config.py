@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
-from generator.fields import known_keys
+from generator.common.fields import known_keys
 from training.contrastive.errors import ContrastiveError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"

@@ -4,7 +4,7 @@ A manifest is a CSV or JSONL file with an image path and a caption per row (an o
 evaluation); relative paths are taken from the manifest's folder. A folder in the tuxpaint-stamps layout
 (`tuxpaint_all_captions.csv` beside `tuxpaint/`, as in ../shared/data/captions) is read directly. Rows that cannot
 be used (no caption, a missing or unreadable image) are reported and skipped; a manifest with no usable row
-raises `DataError`.
+raises `CaptionsDataError`.
 
 Every sample carries its index in the dataset, which the global losses use to find their per-sample state.
 """
@@ -25,7 +25,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
 from curation.embeddings import load_image as curation_load_image
-from training.contrastive.errors import DataError
+from training.contrastive.errors import CaptionsDataError
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def read_manifest(path: str | Path, *, check_images: bool = True) -> Manifest:
             return _read_tuxpaint(path, check_images=check_images)
         found = sorted([*path.glob("*.csv"), *path.glob("*.jsonl")])
         if len(found) != 1:
-            raise DataError(f"{path} is a folder; pass its manifest file instead (found: "
+            raise CaptionsDataError(f"{path} is a folder; pass its manifest file instead (found: "
                             f"{', '.join(p.name for p in found) or 'no .csv or .jsonl file'})")
         path = found[0]
     skipped: list[tuple[int, str]] = []
@@ -123,11 +123,11 @@ def read_manifest(path: str | Path, *, check_images: bool = True) -> Manifest:
     elif suffix in (".jsonl", ".ndjson"):
         rows, columns = _rows_from_jsonl(path, skipped)
     else:
-        raise DataError(f"unknown manifest format {path.suffix!r} for {path}; use .csv or .jsonl")
+        raise CaptionsDataError(f"unknown manifest format {path.suffix!r} for {path}; use .csv or .jsonl")
     image_col, caption_col = _pick(columns, IMAGE_COLUMNS), _pick(columns, CAPTION_COLUMNS)
     label_col = _pick(columns, LABEL_COLUMNS)
     if image_col is None or caption_col is None:
-        raise DataError(f"{path} needs an image column ({'/'.join(IMAGE_COLUMNS)}) and a caption column "
+        raise CaptionsDataError(f"{path} needs an image column ({'/'.join(IMAGE_COLUMNS)}) and a caption column "
                         f"({'/'.join(CAPTION_COLUMNS)}); it has {columns}")
     records: list[Record] = []
     for number, row in rows:
@@ -159,7 +159,7 @@ def _finish(manifest: Manifest) -> Manifest:
                     shown, more)
     if not manifest.records:
         reasons = "; ".join(f"line {n}: {why}" for n, why in manifest.skipped[:5]) or "it has no rows"
-        raise DataError(f"no usable image-text pair in {manifest.source}: {reasons}")
+        raise CaptionsDataError(f"no usable image-text pair in {manifest.source}: {reasons}")
     if manifest.labels is None and any(r.label for r in manifest.records):
         log.warning("%s: only some rows have a label; zero-shot evaluation is off", manifest.source)
     return manifest
@@ -180,7 +180,7 @@ def _read_tuxpaint(folder: Path, *, check_images: bool) -> Manifest:
     stamp_col = next((c for c in columns if c.lower().startswith("stamp_path")), None)
     caption_col = next((c for c in columns if "caption" in c.lower()), None)
     if stamp_col is None or caption_col is None:
-        raise DataError(f"{csv_path} needs a stamp_path and a caption column; it has {columns}")
+        raise CaptionsDataError(f"{csv_path} needs a stamp_path and a caption column; it has {columns}")
     images = folder / TUXPAINT_IMAGES
     records, skipped = [], []
     for number, row in raw:
@@ -205,7 +205,7 @@ def split_records(records: Sequence[Record], val_fraction: float, seed: int) -> 
     random.Random(seed).shuffle(order)
     n_val = int(round(len(records) * val_fraction))
     if val_fraction > 0 and len(records) - n_val < 2:
-        raise DataError(f"{len(records)} pairs leave fewer than 2 for training at val_fraction={val_fraction}")
+        raise CaptionsDataError(f"{len(records)} pairs leave fewer than 2 for training at val_fraction={val_fraction}")
     val = [records[i] for i in sorted(order[:n_val])]
     train = [records[i] for i in sorted(order[n_val:])]
     return train, val
@@ -223,7 +223,7 @@ def parse_colour(colour: str) -> tuple[int, int, int]:
     try:
         return ImageColor.getrgb(colour)[:3]
     except ValueError as exc:
-        raise DataError(f"background {colour!r} is not a colour (try '#ffffff' or 'white')") from exc
+        raise CaptionsDataError(f"background {colour!r} is not a colour (try '#ffffff' or 'white')") from exc
 
 
 def load_image(path: Path, size: int, background: tuple[int, int, int] = (255, 255, 255),
@@ -239,7 +239,7 @@ class ImageTextDataset(Dataset):
                  mean: Sequence[float], std: Sequence[float], background: str = "#ffffff",
                  resize: str = "pad") -> None:
         if not records:
-            raise DataError("an image-text dataset needs at least one pair")
+            raise CaptionsDataError("an image-text dataset needs at least one pair")
         self.records = list(records)
         self.tokens = tokenizer([r.caption for r in self.records])
         self.image_size, self.resize = int(image_size), resize
@@ -264,7 +264,7 @@ class ImageTextDataset(Dataset):
         try:
             pixels = load_image(path, self.image_size, self.background, self.resize)
         except (FileNotFoundError, UnidentifiedImageError, OSError) as exc:
-            raise DataError(f"cannot read image {path} (row {i} of the dataset): {exc}") from exc
+            raise CaptionsDataError(f"cannot read image {path} (row {i} of the dataset): {exc}") from exc
         return (pixels - self.mean) / self.std
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor, int]:
@@ -282,9 +282,9 @@ class GlobalBatchSampler(Sampler[list[int]]):
     def __init__(self, num_samples: int, batch_size: int, *, seed: int = 0, rank: int = 0,
                  world_size: int = 1) -> None:
         if batch_size % world_size:
-            raise DataError(f"batch size {batch_size} does not split evenly across {world_size} ranks")
+            raise CaptionsDataError(f"batch size {batch_size} does not split evenly across {world_size} ranks")
         if num_samples < batch_size:
-            raise DataError(f"batch size {batch_size} is larger than the {num_samples} training pairs; "
+            raise CaptionsDataError(f"batch size {batch_size} is larger than the {num_samples} training pairs; "
                             "lower --batch-size")
         self.num_samples, self.batch_size = num_samples, batch_size
         self.seed, self.rank, self.world_size = seed, rank, world_size

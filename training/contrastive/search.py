@@ -20,7 +20,7 @@ from typing import Any
 
 from training.contrastive.config import LOSSES, TrainConfig
 from training.contrastive.data import Manifest, read_manifest
-from training.contrastive.errors import NonFiniteLoss
+from training.contrastive.errors import NonFiniteTrainingLoss
 from training.contrastive.io import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def search(base: TrainConfig, data: str | Path | Manifest, out: str | Path, *, t
 
     callbacks = [lambda study, trial: on_trial(trial)] if on_trial else []
     # a trial whose loss diverges is a result (those settings fail), not a reason to stop the search
-    study.optimize(objective, n_trials=trials, catch=(NonFiniteLoss,), callbacks=callbacks)
+    study.optimize(objective, n_trials=trials, catch=(NonFiniteTrainingLoss,), callbacks=callbacks)
     write_summary(study, out / "search.json")
     return study
 

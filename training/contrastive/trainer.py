@@ -39,7 +39,7 @@ from training.contrastive.data import (
     split_records,
     subset,
 )
-from training.contrastive.errors import ContrastiveError, NonFiniteLoss
+from training.contrastive.errors import ContrastiveError, NonFiniteTrainingLoss
 from training.contrastive.evaluation import evaluate
 from training.contrastive.io import atomic_torch_save, atomic_write_text
 from training.contrastive.losses import build_loss
@@ -302,8 +302,9 @@ class Trainer:
         terms = self.loss_fn(image_f, text_f, index, logit_scale.float())
         loss = terms["loss"]
         if not torch.isfinite(loss):
-            raise NonFiniteLoss(f"the {cfg.loss} loss became {loss.item()} at step {self.step + 1}; lower --lr, "
-                                "raise the temperature, or set grad_clip")
+            raise NonFiniteTrainingLoss(
+                f"the {cfg.loss} loss became {loss.item()} at step {self.step + 1}; lower --lr, "
+                "raise the temperature, or set grad_clip")
         # DDP averages gradients over ranks; each rank's holds only its slice's share of the global gradient
         self.scaler.scale(loss * self.dist.world_size).backward()
         if cfg.grad_clip > 0:

@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import Dataset
 
 from curation.aesthetic import N_BINS, SCORE_MAX, SCORE_MIN, pil_to_tensor
+from training.errors import TrainingError
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,8 @@ VAL_SPLITS = ("val", "valid", "validation", "test")
 TRAIN_SPLITS = ("train", "training")
 
 
-class DataError(ValueError):
+class RatingsDataError(TrainingError):
     """Rated data that cannot be used as given; the message says what to fix."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -123,7 +122,7 @@ def load_ratings(source: str | Path, group_columns: Sequence[str] | None = None,
         report.bad_rows[:0] = errors  # lines that were not JSON objects count as bad rows too
         report.rows += len(errors)
     else:
-        raise DataError(f"{path}: ratings must be a .csv or .jsonl file, or a folder of rating subfolders 1..10")
+        raise RatingsDataError(f"{path}: ratings must be a .csv or .jsonl file, or a folder of rating subfolders 1..10")
 
     present = []
     for sample in samples:
@@ -135,16 +134,17 @@ def load_ratings(source: str | Path, group_columns: Sequence[str] | None = None,
         listing = "; ".join(f"{w}: {p}" for w, p in report.missing[:5])
         more = f" and {len(report.missing) - 5} more" if len(report.missing) > 5 else ""
         if not skip_missing:
-            raise DataError(f"{len(report.missing)} image file(s) named in {path} do not exist: {listing}{more}. "
-                            "Fix the paths (relative paths are relative to the ratings file), or skip them with "
-                            "skip_missing / --skip-missing")
+            raise RatingsDataError(
+                f"{len(report.missing)} image file(s) named in {path} do not exist: {listing}{more}. "
+                "Fix the paths (relative paths are relative to the ratings file), or skip them with "
+                "skip_missing / --skip-missing")
         log.warning("skipping %d missing image(s): %s%s", len(report.missing), listing, more)
     for where, why in report.bad_rows:
         log.warning("skipping %s: %s", where, why)
     if report.bad_rows:
         log.warning("%s: %d of %d rows skipped as bad", path, len(report.bad_rows), report.rows)
     if not present:
-        raise DataError(f"{path}: no usable rated images ({report.rows} rows, {len(report.bad_rows)} bad, "
+        raise RatingsDataError(f"{path}: no usable rated images ({report.rows} rows, {len(report.bad_rows)} bad, "
                         f"{len(report.missing)} missing)")
     return present, report
 
@@ -153,7 +153,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         if reader.fieldnames is None:
-            raise DataError(f"{path} is empty (it needs a header row)")
+            raise RatingsDataError(f"{path} is empty (it needs a header row)")
         for row in reader:
             # DictReader puts extra cells under the None key; a short row leaves None values
             yield f"{path.name}:{reader.line_num}", row
@@ -279,7 +279,7 @@ def _read_folder(root: Path) -> tuple[list[RatedSample], DataReport]:
             groups = {"theme": rel.parts[0]} if len(rel.parts) > 1 else {}
             samples.append(RatedSample(image=image, score=float(rating), groups=groups, where=where))
     if not found_rating_dir:
-        raise DataError(f"{root} has no rating subfolders named 1..10 and no ratings.csv / ratings.jsonl")
+        raise RatingsDataError(f"{root} has no rating subfolders named 1..10 and no ratings.csv / ratings.jsonl")
     return samples, report
 
 

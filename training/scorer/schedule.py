@@ -16,7 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from generator.fields import known_keys
+from generator.common.fields import known_keys
+from training.errors import TrainingError
 from training.scorer.losses import LOSSES
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
@@ -24,8 +25,8 @@ TRAIN_PARTS = ("all", "head")
 LR_DECAYS = ("constant", "cosine")
 
 
-class ScheduleError(ValueError):
-    exit_code = 2
+class ScheduleError(TrainingError):
+    """A training schedule that cannot be used; the message names the stage and field."""
 
 
 @dataclass(frozen=True)

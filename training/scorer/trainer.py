@@ -43,7 +43,8 @@ from curation.aesthetic import (
     public_head_entry,
     public_heads,
 )
-from generator.fields import known_keys
+from generator.common.fields import known_keys
+from training.errors import TrainingError
 from training.scorer.data import (
     DataReport,
     RatedImageDataset,
@@ -68,10 +69,6 @@ RESUMABLE_OVERRIDES = frozenset({"out", "device", "num_workers", "max_steps", "c
 
 # Settings added after runs were first saved; a saved run without them used their defaults.
 _ADDED_SETTINGS = frozenset({"head", "rating_prompts", "learn_prompts"})
-
-
-class TrainingError(RuntimeError):
-    exit_code = 2
 
 
 @dataclass(frozen=True)

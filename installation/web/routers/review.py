@@ -29,6 +29,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
 from curation.catalog import REFLECTION_MAX, TITLE_MAX, Catalog, CatalogError, Piece
+from installation.errors import InstallationError
 from installation.web.deps import CatalogsDep, SettingsDep, valid_slug
 from installation.web.render import Safe, fragment, join, layout, render
 from installation.web.routers.media import _thumbnail
@@ -59,7 +60,7 @@ DONE = {"accepted": "accepted", "featured": "featured", "rejected": "rejected", 
         "reflection-cleared": "reflection cleared (the theme's is shown)"}
 
 
-class Refused(Exception):
+class ReviewRefused(InstallationError):
     """A review request that is answered with a short page (no session, no CSRF field, no token configured)."""
 
     def __init__(self, status: int, message: str, *, login_link: bool = True) -> None:
@@ -68,8 +69,8 @@ class Refused(Exception):
 
 
 class ReviewRoute(APIRoute):
-    """Routes of this router answer `Refused` with an HTML page of their own (the app's handler answers 403 as JSON,
-    which is right for the control API and wrong for a person with a phone)."""
+    """Routes of this router answer `ReviewRefused` with an HTML page of their own (the app's handler answers 403 as
+    JSON, which is right for the control API and wrong for a person with a phone)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -77,7 +78,7 @@ class ReviewRoute(APIRoute):
         async def handle(request: Request) -> Response:
             try:
                 return await handler(request)
-            except Refused as exc:
+            except ReviewRefused as exc:
                 settings: WebSettings = request.app.state.settings
                 return _message_page(settings, exc.status, exc.message, login_link=exc.login_link)
 
@@ -196,15 +197,15 @@ _guard_lock = threading.Lock()
 
 def _token(settings: WebSettings) -> str:
     if settings.token is None:
-        raise Refused(403, f"The review page is disabled: no token is configured. Start `dstrtd web` with --token or "
-                           f"set ${TOKEN_ENV} to enable it.", login_link=False)
+        raise ReviewRefused(403, "The review page is disabled: no token is configured. Start `dstrtd web` with "
+                            f"--token or set ${TOKEN_ENV} to enable it.", login_link=False)
     return settings.token
 
 
 def require_session(request: Request, settings: SettingsDep) -> Session:
     session = check_session(_token(settings), request.cookies.get(COOKIE))
     if session is None:
-        raise Refused(403, "This needs a review session: log in with the control token (sessions last "
+        raise ReviewRefused(403, "This needs a review session: log in with the control token (sessions last "
                            f"{SESSION_S // 3600} hours).")
     return session
 
@@ -215,12 +216,12 @@ SessionDep = Annotated[Session, Depends(require_session)]
 async def form_fields(request: Request) -> dict[str, str]:
     """The fields of a urlencoded form body (the first value of each name). The body is small: the app caps it."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-        raise Refused(415, "This expects a form (application/x-www-form-urlencoded).")
+        raise ReviewRefused(415, "This expects a form (application/x-www-form-urlencoded).")
     try:
         pairs = parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True, max_num_fields=20,
                           errors="strict")
     except (UnicodeDecodeError, ValueError):
-        raise Refused(400, "The form could not be read.") from None
+        raise ReviewRefused(400, "The form could not be read.") from None
     fields: dict[str, str] = {}
     for name, value in pairs:
         fields.setdefault(name, value)
@@ -232,7 +233,8 @@ FormDep = Annotated[dict[str, str], Depends(form_fields)]
 
 def require_csrf(session: SessionDep, form: FormDep) -> Session:
     if not hmac.compare_digest(form.get("csrf", "").encode(), session.csrf.encode()):
-        raise Refused(403, "This form is stale or did not come from the review page; reload the page and try again.")
+        raise ReviewRefused(403, "This form is stale or did not come from the review page; reload the page and try "
+                                "again.")
     return session
 
 
@@ -340,13 +342,13 @@ def _review_page(settings: WebSettings, cat: Catalog, session: Session, status: 
 
 def _tab(status: str | None) -> str:
     if status is None or status not in TABS:
-        raise Refused(400, f"Unknown tab {status!r}; one of {', '.join(TABS)}.")
+        raise ReviewRefused(400, f"Unknown tab {status!r}; one of {', '.join(TABS)}.")
     return status
 
 
 def _page_number(text: str | None) -> int:
     if text is None or not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
-        raise Refused(400, f"The page number must be between 1 and {MAX_PAGE}.")
+        raise ReviewRefused(400, f"The page number must be between 1 and {MAX_PAGE}.")
     return int(text)
 
 

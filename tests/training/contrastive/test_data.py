@@ -17,7 +17,7 @@ from training.contrastive.data import (
     split_records,
     subset,
 )
-from training.contrastive.errors import DataError
+from training.contrastive.errors import CaptionsDataError
 
 
 def test_csv_manifest_with_labels(pairs: Path) -> None:
@@ -56,14 +56,14 @@ def test_missing_manifest_and_unusable_ones_say_why(tmp_path: Path) -> None:
         read_manifest(tmp_path / "nope.csv")
     bad = tmp_path / "cols.csv"
     bad.write_text("picture,words\na.png,hello\n")
-    with pytest.raises(DataError, match="needs an image column"):
+    with pytest.raises(CaptionsDataError, match="needs an image column"):
         read_manifest(bad)
     empty = tmp_path / "empty.csv"
     empty.write_text("image,caption\nmissing.png,a thing\n")
-    with pytest.raises(DataError, match="no usable image-text pair.*image not found"):
+    with pytest.raises(CaptionsDataError, match="no usable image-text pair.*image not found"):
         read_manifest(empty)
     (tmp_path / "pairs.txt").write_text("image,caption\n")
-    with pytest.raises(DataError, match="unknown manifest format"):
+    with pytest.raises(CaptionsDataError, match="unknown manifest format"):
         read_manifest(tmp_path / "pairs.txt")
 
 
@@ -119,7 +119,7 @@ def test_sampler_ranks_split_the_single_process_batches() -> None:
     assert list(single) == batches[1:] and len(single) == 1
     single.set_epoch(3)
     assert list(single) != batches
-    with pytest.raises(DataError, match="larger than the 3 training pairs"):
+    with pytest.raises(CaptionsDataError, match="larger than the 3 training pairs"):
         GlobalBatchSampler(3, 4)
-    with pytest.raises(DataError, match="does not split evenly"):
+    with pytest.raises(CaptionsDataError, match="does not split evenly"):
         GlobalBatchSampler(10, 5, world_size=2)

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from training.scorer.data import (
-    DataError,
     RatedImageDataset,
+    RatingsDataError,
     collate_rated,
     load_ratings,
     split_samples,
@@ -102,18 +102,18 @@ def test_missing_things_give_clear_errors(tmp_path, images):
     with pytest.raises(FileNotFoundError, match="rated data not found"):
         load_ratings(tmp_path / "nope.csv")
     (images / "r.csv").write_text("image,score\nimg/0.png,4\nimg/typo.png,5\nimg/gone.png,6\n")
-    with pytest.raises(DataError, match=r"2 image file\(s\) named in .* do not exist: r.csv:3: .*typo.png"):
+    with pytest.raises(RatingsDataError, match=r"2 image file\(s\) named in .* do not exist: r.csv:3: .*typo.png"):
         load_ratings(images / "r.csv")
     samples, report = load_ratings(images / "r.csv", skip_missing=True)
     assert len(samples) == 1 and len(report.missing) == 2 and report.to_dict()["missing_images"] == 2
     (images / "none.csv").write_text("image,score\nimg/0.png,0\n")
-    with pytest.raises(DataError, match="no usable rated images"):
+    with pytest.raises(RatingsDataError, match="no usable rated images"):
         load_ratings(images / "none.csv")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match="no rating subfolders named 1..10"):
+    with pytest.raises(RatingsDataError, match="no rating subfolders named 1..10"):
         load_ratings(tmp_path / "empty")
     (images / "r.txt").write_text("x")
-    with pytest.raises(DataError, match="must be a .csv or .jsonl"):
+    with pytest.raises(RatingsDataError, match="must be a .csv or .jsonl"):
         load_ratings(images / "r.txt")
 
 

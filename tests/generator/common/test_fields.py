@@ -1,4 +1,4 @@
-"""generator.fields.known_keys: one rule and one message for every config read from JSON."""
+"""generator.common.fields.known_keys: one rule and one message for every config read from JSON."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from generator.fields import known_keys
+from generator.common.fields import known_keys
 
 
 @dataclass

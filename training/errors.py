@@ -1,0 +1,9 @@
+"""The root of the trainers' errors."""
+
+from __future__ import annotations
+
+from generator.common.errors import DstrtdError
+
+
+class TrainingError(DstrtdError):
+    """Training data, a schedule, a config or a run folder the user can fix; the message says how."""
