@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from curation.catalog import Catalog, CatalogError, Theme, control_characters
+from generator.common.files import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -180,9 +181,7 @@ def init_studio(path: str | os.PathLike[str], *, themes_toml: str | None = None)
     studio.pieces_dir.mkdir(parents=True, exist_ok=True)
     studio.exports_dir.mkdir(parents=True, exist_ok=True)
     if not studio.themes_path.exists():
-        tmp = studio.themes_path.with_suffix(".toml.tmp")
-        tmp.write_text(themes_toml if themes_toml is not None else DEFAULT_THEMES_TOML, encoding="utf-8")
-        os.replace(tmp, studio.themes_path)
+        write_text_atomic(studio.themes_path, themes_toml if themes_toml is not None else DEFAULT_THEMES_TOML)
     studio.catalog().close()
     studio.sync_themes()
     log.info("studio ready at %s", studio.root)

@@ -6,7 +6,6 @@ not art, and the curators' scores are those of random networks. It shows the who
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -17,6 +16,7 @@ from typing import Any
 
 from curation.catalog import CatalogError
 from curation.studio import CATALOG_NAME, Studio, init_studio
+from generator.common.files import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,7 @@ def prepare_studio(out: Path) -> Studio:
     studio = init_studio(out)
     policy_path = studio.root / "selection.json"
     if not policy_path.exists():
-        tmp = policy_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(DEMO_POLICY, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, policy_path)
+        write_json_atomic(policy_path, DEMO_POLICY)
     return studio
 
 
@@ -81,7 +79,7 @@ def queue_jobs(studio: Studio, jobs: Sequence[tuple[str, int]] = DEMO_JOBS) -> l
 
 
 def run_worker(studio: Studio, settings: dict[str, Any], device: str = "cpu") -> int:
-    from installation.studio import StudioWorker, WorkerOptions
+    from installation.worker import StudioWorker, WorkerOptions
 
     options = WorkerOptions(preset="tiny", device=device, idle_exit=True, sample=False, overrides=settings,
                             scorer="tiny", encoder="tiny", worker="demo")

@@ -4,12 +4,15 @@ the artist's own decisions, titles and reflections (no torch)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import textwrap
+from collections.abc import Callable
 from typing import Any
 
-from curation.catalog import CatalogError
+from curation.catalog import Catalog, Job, Piece, tidy_reflection
+from curation.studio import Studio
 from installation.commands._common import add_studio_argument
 
 
@@ -69,14 +72,14 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
-def job_progress(job: Any) -> str:
+def job_progress(job: Job) -> str:
     """'step 120/300 loss 0.8123' for a running job that recorded progress, else '-'."""
     if job.status != "running" or job.steps <= 0:
         return "-"
     return f"step {job.step}/{job.steps}" + (f" loss {job.loss:.4f}" if job.loss is not None else "")
 
 
-def piece_dict(cat: Any, piece: Any) -> dict[str, Any]:
+def piece_dict(piece: Piece) -> dict[str, Any]:
     return {
         "id": piece.id, "slug": piece.slug, "status": piece.status, "theme": piece.theme, "title": piece.title,
         "prompt": piece.prompt, "seed": piece.seed, "size": [piece.width, piece.height], "file": piece.file,
@@ -87,88 +90,92 @@ def piece_dict(cat: Any, piece: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from curation.studio import open_studio
-    from installation.errors import CommandError
 
     studio = open_studio(args.studio)
+    action = _decide if args.action in DECISIONS else ACTIONS[args.action]
     with studio.catalog() as cat:
-        if args.action == "list":
-            pieces = cat.list_pieces(args.status, theme=args.theme, limit=args.limit)
-            clusters = cat.clusters()
-            if args.json:
-                print(json.dumps([piece_dict(cat, p) | {"cluster": clusters.get(p.id)} for p in pieces], indent=2))
-                return 0
-            rows = [[p.slug, p.status, p.theme or "-", _fmt(p.scores.get("aesthetic"), 2),
-                     _fmt(p.scores.get("alignment"), 3), str(clusters.get(p.id, "-")), p.created] for p in pieces]
-            print(table(rows, ["slug", "status", "theme", "aesthetic", "alignment", "cluster", "created"]))
-            print(f"{len(pieces)} piece(s) in {studio.root}")
-            return 0
-        if args.action == "show":
-            piece = _piece(cat, studio.root, args.slug)
-            folder = cat.root / piece.folder
-            theme = cat.get_theme(piece.theme) if piece.theme else None
-            info = piece_dict(cat, piece) | {
-                "theme_reflection": theme.reflection if theme is not None else "",
-                "folder": str(folder),
-                "files": sorted(os.listdir(folder)) if folder.is_dir() else [],
-                "cluster": cat.clusters().get(piece.id),
-                "settings": piece.settings,
-                "score_history": [{"curator": s.curator, "version": s.version, "value": s.value,
-                                   "details": s.details, "created": s.created} for s in cat.scores(piece.id)],
-                "decisions": [{"decision": d.decision, "reasons": list(d.reasons), "created": d.created}
-                              for d in cat.decisions(piece.id)],
-                "exports": cat.exports(piece.id),
-            }
-            if args.json:
-                print(json.dumps(info, indent=2, default=str))
-                return 0
-            _print_piece(info)
-            return 0
-        if args.action == "jobs":
-            jobs = cat.list_jobs(args.status)
-            if args.json:
-                print(json.dumps([j.__dict__ for j in jobs], indent=2, default=str))
-                return 0
-            rows = [[str(j.id), j.status, str(j.attempts), j.theme or "-", j.worker or "-", job_progress(j),
-                     j.prompt if len(j.prompt) <= 48 else j.prompt[:45] + "...", j.error] for j in jobs]
-            print(table(rows, ["id", "status", "attempts", "theme", "worker", "progress", "prompt", "error"]))
-            return 0
-        if args.action in DECISIONS:
-            return _decide(cat, studio.root, args)
-        if args.action == "title":
-            piece = _piece(cat, studio.root, args.slug)
-            try:
-                cat.set_title(piece.id, args.title)
-            except CatalogError as exc:
-                raise CommandError(str(exc)) from None
-            title = " ".join(args.title.split())
-            print(f"{piece.slug}: title {title!r}" if title else f"{piece.slug}: title cleared (the theme's is shown)")
-            return 0
-        if args.action == "reflection":
-            return _reflect(cat, studio.root, args)
-        problems = cat.check()
-        for p in problems:
-            print(p)
-        print(f"{len(problems)} problem(s) in {studio.catalog_path}")
-        return 1 if problems else 0
+        return action(cat, studio, args)
 
 
-def _piece(cat: Any, root: Any, slug: str) -> Any:
+def _list(cat: Catalog, studio: Studio, args: argparse.Namespace) -> int:
+    pieces = cat.list_pieces(args.status, theme=args.theme, limit=args.limit)
+    clusters = cat.clusters()
+    if args.json:
+        print(json.dumps([piece_dict(p) | {"cluster": clusters.get(p.id)} for p in pieces], indent=2))
+        return 0
+    rows = [[p.slug, p.status, p.theme or "-", _fmt(p.scores.get("aesthetic"), 2),
+             _fmt(p.scores.get("alignment"), 3), str(clusters.get(p.id, "-")), p.created] for p in pieces]
+    print(table(rows, ["slug", "status", "theme", "aesthetic", "alignment", "cluster", "created"]))
+    print(f"{len(pieces)} piece(s) in {studio.root}")
+    return 0
+
+
+def _show(cat: Catalog, studio: Studio, args: argparse.Namespace) -> int:
+    piece = _piece(cat, studio, args.slug)
+    folder = cat.root / piece.folder
+    theme = cat.get_theme(piece.theme) if piece.theme else None
+    info = piece_dict(piece) | {
+        "theme_reflection": theme.reflection if theme is not None else "",
+        "folder": str(folder),
+        "files": sorted(os.listdir(folder)) if folder.is_dir() else [],
+        "cluster": cat.clusters().get(piece.id),
+        "settings": piece.settings,
+        "score_history": [{"curator": s.curator, "version": s.version, "value": s.value,
+                           "details": s.details, "created": s.created} for s in cat.scores(piece.id)],
+        "decisions": [{"decision": d.decision, "reasons": list(d.reasons), "created": d.created}
+                      for d in cat.decisions(piece.id)],
+        "exports": cat.exports(piece.id),
+    }
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        _print_piece(info)
+    return 0
+
+
+def _jobs(cat: Catalog, studio: Studio, args: argparse.Namespace) -> int:
+    jobs = cat.list_jobs(args.status)
+    if args.json:
+        print(json.dumps([dataclasses.asdict(j) for j in jobs], indent=2, default=str))
+        return 0
+    rows = [[str(j.id), j.status, str(j.attempts), j.theme or "-", j.worker or "-", job_progress(j),
+             j.prompt if len(j.prompt) <= 48 else j.prompt[:45] + "...", j.error] for j in jobs]
+    print(table(rows, ["id", "status", "attempts", "theme", "worker", "progress", "prompt", "error"]))
+    return 0
+
+
+def _check(cat: Catalog, studio: Studio, args: argparse.Namespace) -> int:
+    problems = cat.check()
+    for p in problems:
+        print(p)
+    print(f"{len(problems)} problem(s) in {studio.catalog_path}")
+    return 1 if problems else 0
+
+
+def _title(cat: Catalog, studio: Studio, args: argparse.Namespace) -> int:
+    piece = _piece(cat, studio, args.slug)
+    cat.set_title(piece.id, args.title)
+    title = " ".join(args.title.split())
+    print(f"{piece.slug}: title {title!r}" if title else f"{piece.slug}: title cleared (the theme's is shown)")
+    return 0
+
+
+def _piece(cat: Catalog, studio: Studio, slug: str) -> Piece:
     from installation.errors import CommandError
 
     piece = cat.get_piece_by_slug(slug)
     if piece is None:
-        raise CommandError(f"no piece {slug!r} in {root}; see `dstrtd catalog list`")
+        raise CommandError(f"no piece {slug!r} in {studio.root}; see `dstrtd catalog list`")
     return piece
 
 
-def _reflect(cat: Any, root: Any, args: argparse.Namespace) -> int:
+def _reflect(cat: Catalog, studio: Studio, args: argparse.Namespace) -> int:
     """Set (or clear, with "") one piece's own reflection, from the command line or a file."""
-    from curation.catalog import tidy_reflection
     from installation.errors import CommandError
 
     if (args.text is None) == (args.file is None):
         raise CommandError("give the reflection as TEXT or with --file PATH (one of them; \"\" clears it)")
-    piece = _piece(cat, root, args.slug)
+    piece = _piece(cat, studio, args.slug)
     text = args.text
     if args.file is not None:
         try:
@@ -176,10 +183,7 @@ def _reflect(cat: Any, root: Any, args: argparse.Namespace) -> int:
                 text = f.read()
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"cannot read the reflection from {args.file}: {exc}") from None
-    try:
-        cat.set_reflection(piece.id, text)
-    except CatalogError as exc:
-        raise CommandError(str(exc)) from None
+    cat.set_reflection(piece.id, text)
     tidy = tidy_reflection(text)
     if tidy:
         paragraphs = tidy.count("\n\n") + 1
@@ -189,11 +193,11 @@ def _reflect(cat: Any, root: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _decide(cat: Any, root: Any, args: argparse.Namespace) -> int:
+def _decide(cat: Catalog, studio: Studio, args: argparse.Namespace) -> int:
     """Record the artist's decision on each slug; all slugs are checked before anything is written."""
     import getpass
 
-    pieces = [_piece(cat, root, slug) for slug in args.slugs]
+    pieces = [_piece(cat, studio, slug) for slug in args.slugs]
     try:
         who = args.by or getpass.getuser()
     except (KeyError, OSError):  # why: containers may run as a uid with no name
@@ -204,6 +208,11 @@ def _decide(cat: Any, root: Any, args: argparse.Namespace) -> int:
         cat.decide(piece.id, status, [reason])
         print(f"{piece.slug}: {piece.status} -> {status}")
     return 0
+
+
+ACTIONS: dict[str, Callable[[Catalog, Studio, argparse.Namespace], int]] = {
+    "list": _list, "show": _show, "jobs": _jobs, "check": _check, "title": _title, "reflection": _reflect,
+}
 
 
 def _print_piece(info: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from installation.commands._common import add_studio_argument
 from installation.commands.studio import add_generator_overrides, generator_overrides
@@ -52,11 +53,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _validate(prompt: str, settings: dict) -> None:
+def _validate(prompt: str, settings: dict[str, Any]) -> None:
     """Check the settings against the generator's config now, not when the worker gets to them."""
     from generator.common.errors import DstrtdError
     from installation.errors import CommandError
-    from installation.studio import make_config, parse_job_prompts
+    from installation.worker import make_config, parse_job_prompts
 
     try:
         make_config({"preset": "tiny", **settings, "prompts": list(parse_job_prompts(prompt))})

@@ -123,9 +123,9 @@ class CatalogWatcher:
         before = catalog.revision()
         taken = catalog.take_commands(COMMAND_TARGET)
         after = catalog.revision()
-        # taking commands is itself a committed write (+1), an empty poll writes nothing; more means another writer
+        # taking commands leaves the revision alone: any move is a change the gallery shows
         asked = self._reloads_asked
-        changed = before != seen or after - before > (1 if taken else 0) or asked != self._reloads_done
+        changed = before != seen or after != before or asked != self._reloads_done
         update = Update()
         for name, _args in taken:
             if name in COMMANDS:

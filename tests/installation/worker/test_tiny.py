@@ -7,7 +7,7 @@ import os
 import torch
 
 from generator.errors import NonFiniteLoss
-from installation.studio import STUDIO_KEY, PipelineBackend, StudioWorker, WorkerOptions
+from installation.worker import STUDIO_KEY, PipelineBackend, StudioWorker, WorkerOptions
 
 
 class Injecting(PipelineBackend):

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from curation.catalog import Catalog
-from installation.studio import StudioWorker, WorkerOptions
+from installation.worker import StudioWorker, WorkerOptions
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
+REPO = HERE.parents[2]
 sys.path.insert(0, str(HERE))
-from studio_fakes import AcceptAll, FakeBackend  # noqa: E402
+from worker_fakes import AcceptAll, FakeBackend  # noqa: E402
 
 WORKER = textwrap.dedent("""
     import logging, sys
     sys.path.insert(0, sys.argv[1])
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
-    from studio_fakes import AcceptAll, FakeBackend
+    from worker_fakes import AcceptAll, FakeBackend
     from curation.studio import open_studio
-    from installation.studio import StudioWorker, WorkerOptions
+    from installation.worker import StudioWorker, WorkerOptions
     studio = open_studio(sys.argv[2])
     cat = studio.catalog()
     options = WorkerOptions(preset="tiny", idle_exit=True, sample=False, worker=sys.argv[3] or None,
@@ -51,18 +53,26 @@ def wait_running(cat: Catalog, proc: subprocess.Popen, timeout: float = 30) -> N
     raise AssertionError("the worker never claimed the job")
 
 
+@contextlib.contextmanager
+def mid_piece(studio, cat: Catalog) -> Iterator[subprocess.Popen]:
+    """A worker process into the steps of a long piece; killed on the way out if the test left it running."""
+    proc = start_worker(studio, "", steps=100_000, step_s=0.01)
+    try:
+        wait_running(cat, proc)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 def test_sigterm_requeues_the_job_and_exits_zero(studio) -> None:
     with studio.catalog() as cat:
         job_id = cat.enqueue("a glacier:1", theme="glacier")
-        proc = start_worker(studio, "", steps=100_000, step_s=0.01)
-        try:
-            wait_running(cat, proc)
+        with mid_piece(studio, cat) as proc:
             sent = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             _, err = proc.communicate(timeout=10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
         assert proc.returncode == 0, err
         assert time.monotonic() - sent < 5
         assert "SIGTERM: finishing the current step" in err
@@ -74,14 +84,9 @@ def test_sigterm_requeues_the_job_and_exits_zero(studio) -> None:
 def test_kill_9_then_restart_finishes_the_job(studio) -> None:
     with studio.catalog() as cat:
         job_id = cat.enqueue("a glacier:1", theme="glacier")
-        proc = start_worker(studio, "", steps=100_000, step_s=0.01)
-        try:
-            wait_running(cat, proc)
+        with mid_piece(studio, cat) as proc:
             proc.kill()
             proc.wait(10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
         assert cat.get_job(job_id).status == "running"  # left behind by the dead process
         w = StudioWorker(studio, WorkerOptions(preset="tiny", idle_exit=True, sample=False,
                                                overrides={"size": [32, 32], "steps": 2}),

@@ -1,0 +1,205 @@
+"""`Catalog`: one studio's catalog behind one object, the way every caller reaches it.
+
+Each method hands its work to the part that owns it (see the package docstring for which file is which); callers
+never reach those parts themselves. The job queue and the piece store are typed by their interfaces (`JobQueue`,
+`PieceStore`), so another backend plugs in here without touching a caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from curation.catalog.database import Database
+from curation.catalog.display_commands import SqliteDisplayCommands
+from curation.catalog.jobs import JobQueue, SqliteJobQueue
+from curation.catalog.pieces import PieceFiles, PieceStore, SqlitePieceStore
+from curation.catalog.publication import SqlitePublication
+from curation.catalog.records import CatalogError, Decision, Job, Piece, Score, Theme
+from curation.catalog.scores import SqliteScores
+from curation.catalog.themes import SqliteThemes
+
+
+class Catalog:
+    """One studio's catalog (SQLite, WAL). Open with `Catalog(path)`; use as a context manager or call `close()`.
+
+    Connections are per instance and not shared between threads; each worker process opens its own.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
+                 readonly: bool = False, timeout: float = 30.0) -> None:
+        self._db = Database(path, readonly=readonly, timeout=timeout)
+        self.path = self._db.path
+        self.root = Path(root) if root is not None else self.path.parent
+        self.readonly = readonly
+        self._themes = SqliteThemes(self._db)
+        self._jobs: JobQueue = SqliteJobQueue(self._db, self._themes)
+        self._pieces: PieceStore = SqlitePieceStore(self._db, self._themes, self.root)
+        self._scores = SqliteScores(self._db)
+        self._publication = SqlitePublication(self._db)
+        self._commands = SqliteDisplayCommands(self._db)
+
+    # -- plumbing (database.py) ---------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self, *, visible: bool = True) -> Iterator[sqlite3.Connection]:
+        """A raw write transaction (BEGIN IMMEDIATE); `visible` moves the gallery's revision (see `Database`)."""
+        with self._db.transaction(visible=visible) as db:
+            yield db
+
+    def schema_version(self) -> int:
+        return self._db.schema_version()
+
+    def revision(self) -> int:
+        """Grows with every write the gallery shows (pieces, themes, scores, decisions, clusters), and only then."""
+        return self._db.revision()
+
+    def abspath(self, relative: str) -> Path:
+        """The absolute path of a file named relative to the studio root; refuses paths that leave the studio."""
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise CatalogError(f"path {relative!r} leaves the studio {self.root}")
+        return path
+
+    def check(self) -> list[str]:
+        """Consistency problems: SQLite integrity, pieces whose file is missing or whose checksum differs, and
+        piece folders that have no catalog row."""
+        ok = self._db.execute("PRAGMA integrity_check").fetchone()[0]
+        return ([] if ok == "ok" else [f"sqlite integrity: {ok}"]) + self._pieces.check()
+
+    # -- themes (themes.py) -------------------------------------------------------------------------------------
+
+    def upsert_theme(self, theme: Theme) -> None:
+        self._themes.upsert(theme)
+
+    def get_theme(self, name: str) -> Theme | None:
+        return self._themes.get(name)
+
+    def list_themes(self) -> list[Theme]:
+        return self._themes.all()
+
+    # -- the job queue (jobs.py) --------------------------------------------------------------------------------
+
+    def enqueue(self, prompt: str, *, theme: str | None = None, settings: Mapping[str, Any] | None = None,
+                priority: int = 0) -> int:
+        return self._jobs.enqueue(prompt, theme=theme, settings=settings, priority=priority)
+
+    def claim_job(self, worker: str | None = None) -> Job | None:
+        return self._jobs.claim(worker)
+
+    def set_job_progress(self, job_id: int, step: int, steps: int, loss: float | None) -> bool:
+        return self._jobs.set_progress(job_id, step, steps, loss)
+
+    def finish_job(self, job_id: int, piece_id: int | None) -> None:
+        self._jobs.finish(job_id, piece_id)
+
+    def fail_job(self, job_id: int, error: str, *, requeue: bool, settings: Mapping[str, Any] | None = None) -> None:
+        self._jobs.fail(job_id, error, requeue=requeue, settings=settings)
+
+    def requeue_running(self, worker: str | None = None) -> int:
+        return self._jobs.requeue_running(worker)
+
+    def cancel_job(self, job_id: int, reason: str = "") -> None:
+        self._jobs.cancel(job_id, reason)
+
+    def set_job_priority(self, job_id: int, priority: int) -> None:
+        self._jobs.set_priority(job_id, priority)
+
+    def get_job(self, job_id: int) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def list_jobs(self, status: str | None = None, *, limit: int | None = None, newest_first: bool = False
+                  ) -> list[Job]:
+        return self._jobs.find(status, limit=limit, newest_first=newest_first)
+
+    # -- the piece store (pieces.py) ----------------------------------------------------------------------------
+
+    def add_piece(self, files: PieceFiles, *, prompt: str, theme: str | None = None, seed: int | None = None,
+                  settings: Mapping[str, Any] | None = None, title: str = "", status: str = "generated",
+                  job_id: int | None = None, image_name: str = "image.png") -> Piece:
+        return self._pieces.add(files, prompt=prompt, theme=theme, seed=seed, settings=settings, title=title,
+                                status=status, job_id=job_id, image_name=image_name)
+
+    def get_piece(self, piece_id: int) -> Piece | None:
+        return self._pieces.get(piece_id)
+
+    def get_piece_by_slug(self, slug: str) -> Piece | None:
+        return self._pieces.get_by_slug(slug)
+
+    def list_pieces(self, status: str | Sequence[str] | None = None, *, theme: str | None = None,
+                    limit: int | None = None, offset: int = 0, newest_first: bool = False) -> list[Piece]:
+        return self._pieces.find(status, theme=theme, limit=limit, offset=offset, newest_first=newest_first)
+
+    def count_pieces(self, status: str | Sequence[str] | None = None) -> int:
+        return self._pieces.count(status)
+
+    def set_status(self, piece_id: int, status: str) -> None:
+        self._pieces.set_status(piece_id, status)
+
+    def set_title(self, piece_id: int, title: str) -> None:
+        self._pieces.set_title(piece_id, title)
+
+    def set_reflection(self, piece_id: int, text: str) -> None:
+        self._pieces.set_reflection(piece_id, text)
+
+    def remove_orphans(self, older_than_s: float = 3600.0) -> list[Path]:
+        return self._pieces.remove_orphans(older_than_s)
+
+    # -- scores, decisions, clusters (scores.py) ----------------------------------------------------------------
+
+    def add_score(self, piece_id: int, curator: str, value: float, *, version: str = "",
+                  details: Mapping[str, Any] | None = None) -> None:
+        self._scores.add_score(piece_id, curator, value, version=version, details=details)
+
+    def scores(self, piece_id: int) -> list[Score]:
+        return self._scores.scores(piece_id)
+
+    def decide(self, piece_id: int, decision: str, reasons: Sequence[str]) -> None:
+        self._scores.decide(piece_id, decision, reasons)
+
+    def decisions(self, piece_id: int) -> list[Decision]:
+        return self._scores.decisions(piece_id)
+
+    def set_clusters(self, run: str, labels: Mapping[int, int], distances: Mapping[int, float] | None = None) -> None:
+        self._scores.set_clusters(run, labels, distances)
+
+    def clusters(self, run: str | None = None) -> dict[int, int]:
+        return self._scores.clusters(run)
+
+    # -- exports and engagement (publication.py) ----------------------------------------------------------------
+
+    def add_export(self, piece_id: int, kind: str, path: str = "", *, external_id: str = "",
+                   details: Mapping[str, Any] | None = None) -> int:
+        return self._publication.add_export(piece_id, kind, path, external_id=external_id, details=details)
+
+    def exports(self, piece_id: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        return self._publication.exports(piece_id, kind)
+
+    def add_engagement(self, piece_id: int, platform: str, external_id: str, *, likes: int, comments: int,
+                       details: Mapping[str, Any] | None = None, fetched: str | None = None) -> None:
+        self._publication.add_engagement(piece_id, platform, external_id, likes=likes, comments=comments,
+                                         details=details, fetched=fetched)
+
+    def engagement(self, piece_id: int) -> list[dict[str, Any]]:
+        return self._publication.engagement(piece_id)
+
+    # -- the control channel, web -> display (display_commands.py) ----------------------------------------------
+
+    def post_command(self, target: str, command: str, args: Mapping[str, Any] | None = None) -> int:
+        return self._commands.post(target, command, args)
+
+    def take_commands(self, target: str) -> list[tuple[str, dict[str, Any]]]:
+        return self._commands.take(target)
