@@ -148,12 +148,13 @@ def _report(result: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from generator.common.device import resolve_device
     from training.contrastive import distributed
-    from training.contrastive.trainer import Trainer, resolve_device
+    from training.contrastive.trainer import Trainer
 
     config, data = resolve_config(args)
     out = Path(args.out)
-    info = distributed.init_distributed(resolve_device(config.device, distributed.DistInfo()).type)
+    info = distributed.init_distributed(resolve_device(config.device).type)
     try:
         with _console_beside_bars():
             # after the redirect, which swaps the console handler for one of its own
