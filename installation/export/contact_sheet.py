@@ -10,6 +10,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageOps
 
 from curation.catalog import Catalog, Piece, now_iso
+from curation.public import piece_title
 from installation.export.errors import ExportError
 from installation.export.files import write_png
 from installation.export.fonts import ellipsize, get_font
@@ -45,7 +46,7 @@ def render_contact_sheet(catalog: Catalog, pieces: Sequence[Piece], *, columns: 
     height = 2 * pad + header + rows * cell_h + (rows - 1) * gap
     sheet = Image.new("RGB", (width, height), (246, 246, 244))
     draw = ImageDraw.Draw(sheet)
-    themes = {t.name: t.title for t in catalog.list_themes()}
+    themes = {t.name: t for t in catalog.list_themes()}
     heading = title or f"DSTRTD · {len(pieces)} pieces · {now_iso()}"
     draw.text((pad, pad), ellipsize(draw, heading, get_font(round(line * 1.6), bold=True), width - 2 * pad),
               font=get_font(round(line * 1.6), bold=True), fill=(20, 20, 20))
@@ -67,7 +68,7 @@ def render_contact_sheet(catalog: Catalog, pieces: Sequence[Piece], *, columns: 
         draw.rectangle((x, y + thumb - max(4, thumb // 40), x + thumb - 1, y + thumb - 1), fill=colour)
         ty = y + thumb + gap // 2
         step = round(line * 1.35)
-        name = piece.title or themes.get(piece.theme or "") or piece.theme or piece.slug
+        name = piece_title(piece, themes.get(piece.theme or ""))
         draw.text((x, ty), ellipsize(draw, name, fonts[0], thumb), font=fonts[0], fill=(20, 20, 20))
         draw.text((x, ty + step), ellipsize(draw, f"{piece.status} · {piece.slug}", fonts[1], thumb), font=fonts[1],
                   fill=colour if piece.status != "generated" else (110, 110, 110))

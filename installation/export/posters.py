@@ -2,7 +2,7 @@
 
 Seed 004: "The posters will only present the artwork and a QR-code leading to the Instagram account [...], this in
 order to create a sense of mystery around the pieces which nudges people into scanning the code." The code leads
-to the piece's own page (`curation.studio.piece_url`), which links on to the account.
+to the piece's own page (`curation.public.piece_url`), which links on to the account.
 
 `poster_geometry` decides where everything goes (pure arithmetic, unit-tested), `render_poster` draws one page,
 `write_poster` writes its PDF, PNG and sidecar JSON atomically, and `export_posters` runs a batch on a process pool,
@@ -26,8 +26,7 @@ from typing import Any, Literal
 from PIL import Image, ImageColor, ImageDraw, PdfParser
 
 from curation.catalog import Catalog, Piece, now_iso
-from curation.studio import base_url as resolve_base_url
-from curation.studio import piece_url
+from curation.public import public_view
 from installation.export.color import to_srgb
 from installation.export.errors import ExportError
 from installation.export.files import atomic_path, write_json_atomic, write_png
@@ -486,16 +485,14 @@ def export_posters(catalog: Catalog, pieces: Sequence[Piece], out_dir: str | os.
     upscaler = upscaler or get_upscaler(config.upscaler)
     if upscaler.name != config.upscaler:
         config = replace(config, upscaler=upscaler.name)
-    base = resolve_base_url(config.base_url)
     themes = {t.name: t for t in catalog.list_themes()}
     jobs = []
     for piece in pieces:
-        theme = themes.get(piece.theme or "")
-        title = piece.title or (theme.title if theme else "") or piece.slug
-        info = {"piece_id": piece.id, "slug": piece.slug, "title": title, "theme": piece.theme,
+        view = public_view(piece, themes.get(piece.theme or ""), config.base_url)
+        info = {"piece_id": piece.id, "slug": piece.slug, "title": view.title, "theme": piece.theme,
                 "sha256": piece.sha256}
-        jobs.append(PosterJob(piece.id, piece.slug, title, catalog.abspath(piece.file), piece_url(piece.slug, base),
-                              out, config, upscaler, info))
+        jobs.append(PosterJob(piece.id, piece.slug, view.title, catalog.abspath(piece.file), view.url, out, config,
+                              upscaler, info))
     urls = {job.piece_id: job.url for job in jobs}
     results: list[PosterResult] = []
 

@@ -19,9 +19,8 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageOps
 
-from curation.catalog import Catalog, Piece, Theme, now_iso, piece_reflection
-from curation.studio import base_url as resolve_base_url
-from curation.studio import piece_url
+from curation.catalog import Catalog, Piece, Theme, now_iso
+from curation.public import piece_prompts, public_view
 from installation.export.color import SRGB_ICC, to_srgb
 from installation.export.errors import CaptionError, ExportError
 from installation.export.files import write_bytes_atomic, write_json_atomic, write_text_atomic
@@ -134,19 +133,7 @@ def validate_caption(caption: str, theme_name: str) -> None:
 
 def prompt_texts(piece: Piece, settings: dict[str, Any]) -> list[str]:
     """The positive prompts' words, without `:weight:stop` suffixes."""
-    raw = settings.get("prompts") or [p for p in piece.prompt.split("|") if p.strip()]
-    if isinstance(raw, str):
-        raw = [raw]
-    texts = []
-    for prompt in raw:
-        parts = str(prompt).split(":")
-        weight = 1.0
-        while len(parts) > 1 and re.fullmatch(r"\s*-?\d+(\.\d+)?\s*|\s*-?inf\s*", parts[-1]):
-            weight = float(parts.pop())
-        text = ":".join(parts).strip()
-        if text and weight > 0:
-            texts.append(text)
-    return texts
+    return [text for text, weight in piece_prompts(piece, settings) if weight > 0]
 
 
 # A small palette for alt text: the nearest of these names for each dominant colour.
@@ -332,8 +319,8 @@ def export_social_post(catalog: Catalog, piece: Piece, out_dir: Path, config: So
     if theme is None:
         raise CaptionError(f"piece {piece.slug} has no theme (or its theme is not in the catalog); the caption "
                            "takes the theme's facts and hashtags: add the theme to themes.toml")
-    url = piece_url(piece.slug, resolve_base_url(config.base_url))
-    caption = build_caption(theme, url=url if config.link else None)
+    view = public_view(piece, theme, config.base_url)
+    caption = build_caption(theme, url=view.url if config.link else None)
     settings = read_settings(catalog, piece)
     try:
         with Image.open(catalog.abspath(piece.file)) as im:
@@ -355,9 +342,9 @@ def export_social_post(catalog: Catalog, piece: Piece, out_dir: Path, config: So
     write_text_atomic(folder / "caption.txt", caption + "\n")
     write_text_atomic(folder / "alt.txt", alt + "\n")
     post = {
-        "piece_id": piece.id, "slug": piece.slug, "title": piece.title or theme.title, "theme": theme.name,
+        "piece_id": piece.id, "slug": piece.slug, "title": view.title, "theme": theme.name,
         # why not in the caption: seed 004's caption has no reflection line; this is for the artist posting by hand
-        "reflection": piece_reflection(piece, theme), "url": url, "format": config.format,
+        "reflection": view.reflection, "url": view.url, "format": config.format,
         "size": list(config.size), "images": list(images),
         "caption": caption, "caption_chars": len(caption), "hashtags": _HASHTAG_RE.findall(caption), "alt": alt,
         "config": config.to_dict(), "created": now_iso(),

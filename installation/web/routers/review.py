@@ -29,12 +29,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
 from curation.catalog import REFLECTION_MAX, TITLE_MAX, Catalog, CatalogError, Piece
+from curation.public import piece_path, piece_title
 from installation.errors import InstallationError
 from installation.web.deps import CatalogsDep, SettingsDep, valid_slug
 from installation.web.render import Safe, fragment, join, layout, render
 from installation.web.routers.media import _thumbnail
 from installation.web.settings import TOKEN_ENV, WebSettings
-from installation.web.views import format_score, piece_title
+from installation.web.views import format_score
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +292,7 @@ def _card(cat: Catalog, piece: Piece, settings: WebSettings, session: Session, s
                    for v, label in DECISIONS.items())
     return render(
         "review_card.html", slug=piece.slug, title=title, alt=shown,
-        thumb=settings.href(f"/review/p/{piece.slug}/thumb.jpg"), page_href=settings.href(f"/p/{piece.slug}"),
+        thumb=settings.href(f"/review/p/{piece.slug}/thumb.jpg"), page_href=settings.href(piece_path(piece.slug)),
         status=piece.status, theme=piece.theme or "no theme",
         scores=fragment('<dl class="facts">$rows</dl>', rows=scores) if piece.scores
         else Safe('<p class="muted">No scores.</p>'),

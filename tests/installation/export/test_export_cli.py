@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from curation.studio import piece_url
+from curation.public import piece_url
 from installation.cli import main
 from installation.export.contact_sheet import render_contact_sheet
 from installation.export.errors import ExportError

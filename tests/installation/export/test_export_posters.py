@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, PdfParser
 
-from curation.studio import piece_url
+from curation.public import piece_url
 from installation.export.errors import ExportError
 from installation.export.files import encode_png
 from installation.export.paper import mm_to_px, parse_size

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from curation.catalog import Theme
-from curation.studio import piece_url
+from curation.public import piece_url
 from installation.export.errors import CaptionError
 from installation.export.social import (
     SocialConfig,

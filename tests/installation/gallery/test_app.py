@@ -15,7 +15,7 @@ import pygame
 import pytest
 from PIL import Image
 
-from curation.studio import piece_url
+from curation.public import piece_url
 from installation.gallery.app import GalleryApp
 from installation.gallery.config import GalleryConfig
 from installation.gallery.images import prepare
