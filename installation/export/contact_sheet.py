@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from curation.catalog import Catalog, Piece, now_iso
 from curation.public import piece_title
+from installation.export.config import ContactSheetConfig
 from installation.export.errors import ExportError
 from installation.export.files import write_png
 from installation.export.fonts import ellipsize, get_font
@@ -27,14 +28,14 @@ def _score_text(piece: Piece, max_scores: int = 3) -> str:
     return "  ".join(f"{name} {value:.2f}" for name, value in items) or "no scores"
 
 
-def render_contact_sheet(catalog: Catalog, pieces: Sequence[Piece], *, columns: int = 6, thumb: int = 240,
-                         title: str = "") -> Image.Image:
-    """The sheet as one RGB image: a header, then a grid of `thumb`-px thumbnails with three lines under each."""
+def render_contact_sheet(catalog: Catalog, pieces: Sequence[Piece],
+                         config: ContactSheetConfig = ContactSheetConfig()) -> Image.Image:
+    """The sheet as one RGB image: a header, then a grid of `config.thumb`-px thumbnails with three lines under each."""
     if not pieces:
         raise ExportError("no pieces to put on a contact sheet (check --status)")
     if len(pieces) > MAX_PIECES:
         raise ExportError(f"{len(pieces)} pieces is too many for one sheet (at most {MAX_PIECES}); use --limit")
-    columns = max(1, min(columns, len(pieces)))
+    columns, thumb = max(1, min(config.columns, len(pieces))), config.thumb
     gap, pad = max(8, thumb // 16), max(16, thumb // 8)
     line = max(12, thumb // 15)
     fonts = (get_font(line + 2, bold=True), get_font(line - 1), get_font(line - 1))
@@ -47,7 +48,7 @@ def render_contact_sheet(catalog: Catalog, pieces: Sequence[Piece], *, columns: 
     sheet = Image.new("RGB", (width, height), (246, 246, 244))
     draw = ImageDraw.Draw(sheet)
     themes = {t.name: t for t in catalog.list_themes()}
-    heading = title or f"DSTRTD · {len(pieces)} pieces · {now_iso()}"
+    heading = config.title or f"DSTRTD · {len(pieces)} pieces · {now_iso()}"
     draw.text((pad, pad), ellipsize(draw, heading, get_font(round(line * 1.6), bold=True), width - 2 * pad),
               font=get_font(round(line * 1.6), bold=True), fill=(20, 20, 20))
 
@@ -77,11 +78,11 @@ def render_contact_sheet(catalog: Catalog, pieces: Sequence[Piece], *, columns: 
     return sheet
 
 
-def export_contact_sheet(catalog: Catalog, pieces: Sequence[Piece], out: str | os.PathLike[str], *,
-                         columns: int = 6, thumb: int = 240, title: str = "") -> Path:
+def export_contact_sheet(catalog: Catalog, pieces: Sequence[Piece], out: str | os.PathLike[str],
+                         config: ContactSheetConfig = ContactSheetConfig()) -> Path:
     """Render the sheet and write it atomically as PNG to `out`."""
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise ExportError(f"the contact sheet is a PNG: name it *.png, not {out.name}")
-    sheet = render_contact_sheet(catalog, pieces, columns=columns, thumb=thumb, title=title)
-    return write_png(out, sheet, level=6, text={"Title": title or "DSTRTD contact sheet"})
+    sheet = render_contact_sheet(catalog, pieces, config)
+    return write_png(out, sheet, level=6, text={"Title": config.title or "DSTRTD contact sheet"})

@@ -19,15 +19,16 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from PIL import Image, ImageColor, ImageDraw, PdfParser
 
 from curation.catalog import Catalog, Piece, now_iso
 from curation.public import public_view
 from installation.export.color import to_srgb
+from installation.export.config import POSTER_WORKERS, PosterConfig
 from installation.export.errors import ExportError
 from installation.export.files import atomic_path, write_json_atomic, write_png
 from installation.export.fonts import ellipsize, get_font
@@ -40,61 +41,6 @@ log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]  # x, y, width, height in page pixels (origin top left)
 JPEG_BLOCK = 8  # px; why: QR modules and positions on this grid fill whole JPEG blocks, so the PDF's code is crisp
-
-
-@dataclass(frozen=True)
-class PosterConfig:
-    """How posters are laid out and written. Lengths in millimetres, resolution in dots per inch."""
-
-    size: str = "A3"  # A5..A0, letter, tabloid, or custom "300x400mm" / "30x40cm" / "12x18in"
-    orientation: Literal["portrait", "landscape", "auto"] = "auto"  # auto: landscape for wide artworks only
-    dpi: int = 300  # why: the usual offset and fine-art inkjet resolution
-    layout: Literal["fit", "fill"] = "fit"  # fit: whole artwork on a margin; fill: artwork covers the sheet
-    bleed: bool = False
-    bleed_mm: float = 3.0  # why: what most print shops ask for
-    crop_marks: bool = False
-    margin_mm: float | None = None  # None: 6 % of the short side, at least 10 mm
-    qr_mm: float | None = None  # width of the code without its quiet zone; None: 12 % of the short side, >= 25 mm
-    qr_error: Literal["Q", "H"] = "Q"  # why: Q survives 25 % damage (a torn or dirty street poster)
-    title: bool = False  # a small title and series line beside the code
-    background: str = "#ffffff"
-    upscaler: str = "lanczos"
-    pdf: bool = True
-    png: bool = True
-    jpeg_quality: int = 95  # why: the PDF embeds the page as JPEG; 95 with 4:4:4 chroma is visually lossless
-    png_level: int = 1  # why: zlib level 1 is ~3x faster than 6 on a 17-megapixel page for ~10 % larger files
-    min_dpi: float = 150.0  # why: below it the artwork's pixels show at arm's length; warn
-    base_url: str | None = None  # None: $DSTRTD_BASE_URL, else http://localhost:8000
-
-    def __post_init__(self) -> None:
-        parse_size(self.size)
-        if self.orientation not in ("portrait", "landscape", "auto"):
-            raise ExportError(f"orientation must be portrait, landscape or auto, not {self.orientation!r}")
-        if self.layout not in ("fit", "fill"):
-            raise ExportError(f"layout must be fit or fill, not {self.layout!r}")
-        if not 72 <= self.dpi <= 1200:
-            raise ExportError(f"dpi must be between 72 and 1200, not {self.dpi}")
-        if not 0 <= self.bleed_mm <= 20:
-            raise ExportError(f"bleed_mm must be between 0 and 20, not {self.bleed_mm}")
-        if self.qr_error not in ("Q", "H"):
-            raise ExportError(f"qr_error must be Q or H (posters get damaged), not {self.qr_error!r}")
-        if self.qr_mm is not None and self.qr_mm < 25:
-            raise ExportError(f"qr_mm must be at least 25 (a code smaller than 2.5 cm scans badly), not {self.qr_mm}")
-        if self.margin_mm is not None and self.margin_mm < 0:
-            raise ExportError(f"margin_mm must be >= 0, not {self.margin_mm}")
-        if not 50 <= self.jpeg_quality <= 100:
-            raise ExportError(f"jpeg_quality must be between 50 and 100, not {self.jpeg_quality}")
-        if not 0 <= self.png_level <= 9:
-            raise ExportError(f"png_level must be between 0 and 9, not {self.png_level}")
-        if not (self.pdf or self.png):
-            raise ExportError("nothing to write: enable the PDF, the PNG or both")
-        try:
-            ImageColor.getrgb(self.background)
-        except ValueError:
-            raise ExportError(f"background {self.background!r} is not a colour (try '#ffffff' or 'black')") from None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -473,8 +419,9 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def export_posters(catalog: Catalog, pieces: Sequence[Piece], out_dir: str | os.PathLike[str],
-                   config: PosterConfig = PosterConfig(), *, workers: int = 2, upscaler: Upscaler | None = None,
-                   on_progress: ProgressCallback | None = None, record: bool = True) -> list[PosterResult]:
+                   config: PosterConfig = PosterConfig(), *, workers: int = POSTER_WORKERS,
+                   upscaler: Upscaler | None = None, on_progress: ProgressCallback | None = None,
+                   record: bool = True) -> list[PosterResult]:
     """Export a poster per piece into `out_dir`; a failure on one piece is logged and the batch goes on.
 
     Rendering runs on `workers` processes (1: in this process); this process alone writes to the catalog, one

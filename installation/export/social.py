@@ -12,9 +12,9 @@ import logging
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageOps
@@ -22,6 +22,7 @@ from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageOps
 from curation.catalog import Catalog, Piece, Theme, now_iso
 from curation.public import piece_prompts, public_view
 from installation.export.color import SRGB_ICC, to_srgb
+from installation.export.config import SocialConfig
 from installation.export.errors import CaptionError, ExportError
 from installation.export.files import write_bytes_atomic, write_json_atomic, write_text_atomic
 from installation.export.fonts import get_font, wrap
@@ -38,38 +39,7 @@ CLOSING = "Is your perception DSTRTD (distorted)?"
 CAPTION_MAX_CHARS = 2200  # Instagram's caption limit
 MAX_HASHTAGS = 5  # Instagram's hashtag limit per post
 MAX_JPEG_BYTES = 8 * 1024 * 1024  # Instagram's upload limit for a photo
-FORMATS: dict[str, tuple[int, int]] = {"4:5": (1080, 1350), "1:1": (1080, 1080)}
 _HASHTAG_RE = re.compile(r"(?<![\w&])#\w+")
-
-
-@dataclass(frozen=True)
-class SocialConfig:
-    format: Literal["4:5", "1:1"] = "4:5"
-    fit: Literal["blur", "pad", "crop"] = "blur"  # how a differently shaped artwork fills the frame
-    background: str = "#111111"  # the frame around the artwork with fit="pad"
-    carousel: bool = False  # add the "how a computer sees it" slide
-    link: bool = False  # end the caption with the piece's page URL (also makes captions unique for matching)
-    quality: int = 92  # why: Instagram re-encodes anyway; 92 keeps the glitches' hard edges through that
-    base_url: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.format not in FORMATS:
-            raise ExportError(f"format must be one of {', '.join(FORMATS)}, not {self.format!r}")
-        if self.fit not in ("blur", "pad", "crop"):
-            raise ExportError(f"fit must be blur, pad or crop, not {self.fit!r}")
-        if not 50 <= self.quality <= 100:
-            raise ExportError(f"quality must be between 50 and 100, not {self.quality}")
-        try:
-            ImageColor.getrgb(self.background)
-        except ValueError:
-            raise ExportError(f"background {self.background!r} is not a colour") from None
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return FORMATS[self.format]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 # -- text ----------------------------------------------------------------------------------------------------------

@@ -18,8 +18,9 @@ from curation import public
 from curation.catalog import Catalog, Piece, Theme
 from curation.studio import Studio
 from installation.export import contact_sheet
-from installation.export.posters import PosterConfig, export_posters
-from installation.export.social import SocialConfig, export_social
+from installation.export.config import PosterConfig, SocialConfig
+from installation.export.posters import export_posters
+from installation.export.social import export_social
 from installation.gallery.source import read_pieces
 from installation.web import WebSettings, create_app
 
@@ -97,7 +98,7 @@ def test_one_piece_has_one_title_on_every_surface(studio: Studio, tmp_path: Path
     with studio.catalog() as cat:
         poster = _poster(cat, piece, tmp_path / "posters")
         post = _social(cat, piece, tmp_path / "social")
-        contact_sheet.render_contact_sheet(cat, [piece], thumb=240)
+        contact_sheet.render_contact_sheet(cat, [piece])
         [shown] = read_pieces(cat)
     titles = {
         "web": html.unescape(re.search(r"<h1>(.*?)</h1>", page).group(1)),  # type: ignore[union-attr]
