@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from curation.catalog import Catalog
+from generator.common.files import write_text_atomic
 from installation.export.engagement import PLATFORM
 from installation.export.errors import EngagementError
 
@@ -129,14 +130,9 @@ def write_ratings_csv(path: str | os.PathLike[str], ratings: Sequence[AudienceRa
     if len({r.score for r in ratings}) == 1:
         raise EngagementError(f"all {len(ratings)} pieces are equally engaging ({ratings[0].likes} likes, "
                               f"{ratings[0].comments} comments each): nothing to learn from yet")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
     for r in ratings:
         writer.writerow([str(r.image), f"{r.score:.3f}", r.theme, PLATFORM, r.slug, r.likes, r.comments, r.posts])
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return write_text_atomic(path, buf.getvalue())

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageOps
 
-from curation.catalog import Catalog, Piece, now_iso
+from curation.catalog import Catalog, CatalogError, Piece, now_iso
 from curation.public import piece_title
+from generator.common.errors import UnreadableImage
+from generator.common.images import open_rgb
 from installation.export.config import ContactSheetConfig
 from installation.export.errors import ExportError
 from installation.export.files import write_png
@@ -58,11 +60,10 @@ def render_contact_sheet(catalog: Catalog, pieces: Sequence[Piece],
         y = pad + header + r * (cell_h + gap)
         draw.rectangle((x, y, x + thumb - 1, y + thumb - 1), fill=(228, 228, 226))
         try:
-            with Image.open(catalog.abspath(piece.file)) as im:
-                im.draft("RGB", (thumb, thumb))
-                small = ImageOps.contain(im.convert("RGB"), (thumb, thumb), Image.Resampling.LANCZOS)
+            image = open_rgb(catalog.abspath(piece.file), draft_size=(thumb, thumb)).image
+            small = ImageOps.contain(image, (thumb, thumb), Image.Resampling.LANCZOS)
             sheet.paste(small, (x + (thumb - small.width) // 2, y + (thumb - small.height) // 2))
-        except (OSError, ExportError) as exc:
+        except (UnreadableImage, CatalogError) as exc:
             log.warning("contact sheet: piece %s has no readable image (%s)", piece.slug, exc)
             draw.text((x + 8, y + 8), "image missing", font=fonts[1], fill=(200, 70, 60))
         colour = STATUS_COLOURS.get(piece.status, (150, 150, 150))

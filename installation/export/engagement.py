@@ -184,7 +184,7 @@ def save_posts_json(posts: Iterable[Any], path: str | os.PathLike[str]) -> Path:
     """Save instaloader `Post`s as one JSON list `JsonPostSource` reads back (to replay a download offline)."""
     import instaloader
 
-    from installation.export.files import write_json_atomic
+    from generator.common.files import write_json_atomic
 
     return write_json_atomic(path, [instaloader.get_json_structure(p) for p in posts])
 

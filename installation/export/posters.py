@@ -27,13 +27,14 @@ from PIL import Image, ImageColor, ImageDraw, PdfParser
 
 from curation.catalog import Catalog, Piece, now_iso
 from curation.public import public_view
-from installation.export.color import to_srgb
+from generator.common.files import atomic_path, write_json_atomic
+from generator.common.images import to_rgb
 from installation.export.config import POSTER_WORKERS, PosterConfig
 from installation.export.errors import ExportError
-from installation.export.files import atomic_path, write_json_atomic, write_png
+from installation.export.files import write_png
 from installation.export.fonts import ellipsize, get_font
 from installation.export.paper import PaperSize, mm_to_px, parse_size, px_to_mm
-from installation.export.pieces import relative_to_studio
+from installation.export.pieces import open_artwork, relative_to_studio
 from installation.export.upscale import LanczosUpscaler, Upscaler, get_upscaler
 from installation.qr import QUIET_ZONE, qr_image, qr_matrix
 
@@ -216,7 +217,7 @@ def render_poster(artwork: Image.Image, url: str, config: PosterConfig, *, title
         bx, by, bw, bh = geo.bleed
         page.paste(background, (bx, by, bx + bw, by + bh))
 
-    source = artwork.convert("RGB")
+    source = to_rgb(artwork)
     if geo.art_crop != (0, 0, *artwork.size):
         source = source.crop(geo.art_crop)
     ax, ay, aw, ah = geo.art
@@ -385,15 +386,7 @@ def run_poster_job(job: PosterJob) -> PosterResult:
     start = time.perf_counter()
     result = PosterResult(job.piece_id, job.slug)
     try:
-        try:
-            with Image.open(job.image) as im:
-                im.load()
-                artwork = to_srgb(im)
-        except FileNotFoundError:
-            raise ExportError(f"image {job.image} is missing (run `dstrtd catalog check`)") from None
-        except OSError as exc:
-            raise ExportError(f"image {job.image} cannot be read: {exc}") from None
-        rendered = render_poster(artwork, job.url, job.config, title=job.title, upscaler=job.upscaler)
+        rendered = render_poster(open_artwork(job.image), job.url, job.config, title=job.title, upscaler=job.upscaler)
         files = poster_paths(job.out_dir, job.slug, job.config)
         sidecar = write_poster(rendered, files, job.config, info=job.info)
         result.pdf, result.png, result.sidecar = files.pdf, files.png, files.sidecar

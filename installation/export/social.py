@@ -21,12 +21,14 @@ from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageOps
 
 from curation.catalog import Catalog, Piece, Theme, now_iso
 from curation.public import piece_prompts, public_view
-from installation.export.color import SRGB_ICC, to_srgb
+from generator.common.errors import UnreadableImage
+from generator.common.files import write_bytes_atomic, write_json_atomic, write_text_atomic
+from generator.common.images import open_rgb, to_rgb
+from installation.export.color import SRGB_ICC
 from installation.export.config import SocialConfig
 from installation.export.errors import CaptionError, ExportError
-from installation.export.files import write_bytes_atomic, write_json_atomic, write_text_atomic
 from installation.export.fonts import get_font, wrap
-from installation.export.pieces import piece_file, read_loss_trace, read_settings, relative_to_studio
+from installation.export.pieces import open_artwork, piece_file, read_loss_trace, read_settings, relative_to_studio
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +165,7 @@ def render_post_image(artwork: Image.Image, size: tuple[int, int], fit: str = "b
                       background: str = "#111111") -> Image.Image:
     """The artwork in a `size` frame: `crop` fills it (centre crop), `pad` fits it on `background`, `blur` fits it
     on a blurred, darkened copy of itself."""
-    art = to_srgb(artwork)
+    art = to_rgb(artwork)
     if fit == "crop":
         return ImageOps.fit(art, size, Image.Resampling.LANCZOS)
     fitted = ImageOps.contain(art, size, Image.Resampling.LANCZOS)
@@ -233,10 +235,9 @@ def render_how_slide(piece: Piece, settings: dict[str, Any], size: tuple[int, in
     plot = None
     if loss_png is not None and loss_png.is_file():
         try:
-            with Image.open(loss_png) as im:
-                plot = ImageOps.contain(im.convert("RGB"), (box[2] - box[0], box[3] - box[1]),
-                                        Image.Resampling.LANCZOS)
-        except OSError as exc:
+            plot = ImageOps.contain(open_rgb(loss_png).image, (box[2] - box[0], box[3] - box[1]),
+                                    Image.Resampling.LANCZOS)
+        except UnreadableImage as exc:
             log.warning("piece %s: cannot read %s (%s); drawing the curve from loss.csv", piece.slug, loss_png, exc)
     if plot is not None:
         slide.paste(plot, (box[0] + (box[2] - box[0] - plot.width) // 2, box[1]))
@@ -292,12 +293,7 @@ def export_social_post(catalog: Catalog, piece: Piece, out_dir: Path, config: So
     view = public_view(piece, theme, config.base_url)
     caption = build_caption(theme, url=view.url if config.link else None)
     settings = read_settings(catalog, piece)
-    try:
-        with Image.open(catalog.abspath(piece.file)) as im:
-            im.load()
-            artwork = im.copy()
-    except FileNotFoundError:
-        raise ExportError(f"piece {piece.slug}: image {piece.file} is missing") from None
+    artwork = open_artwork(catalog.abspath(piece.file))
     alt = build_alt_text(piece, theme, settings, artwork)
     folder = out_dir / piece.slug
     images = {"image.jpg": encode_jpeg(render_post_image(artwork, config.size, config.fit, config.background),

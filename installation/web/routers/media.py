@@ -51,12 +51,12 @@ def loss_curve(slug: str, catalogs: CatalogsDep) -> FileResponse:
 def _thumbnail(path: Path, sha256: str) -> bytes:
     from PIL import Image  # why: only thumbnails need Pillow; the rest of the web part is standard library
 
-    with Image.open(path) as im:
-        im.draft("RGB", (THUMB_SIZE, THUMB_SIZE))
-        im = im.convert("RGB")
-        im.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
-        out = io.BytesIO()
-        im.save(out, "JPEG", quality=85, optimize=True)
+    from generator.common.images import open_rgb
+
+    im = open_rgb(path, draft_size=(THUMB_SIZE, THUMB_SIZE)).image
+    im.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=85, optimize=True)
     return out.getvalue()
 
 

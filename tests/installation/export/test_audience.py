@@ -60,7 +60,7 @@ def test_the_file_is_what_the_scorer_trainer_reads(catalog, add_piece, tmp_path:
     assert all(s.image.is_file() for s in samples)
     assert {s.groups["theme"] for s in samples} == {"coral-reef", "glacier"}  # theme groups balance (seed 001)
     assert {s.groups["source"] for s in samples} == {"instagram"}
-    assert not list(path.parent.glob(".*.tmp"))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["ratings.csv"]  # no temporary file left
 
 
 def test_too_few_pieces_say_what_to_do(catalog, add_piece, tmp_path: Path) -> None:
