@@ -21,16 +21,8 @@ from curation.catalog import Catalog, CatalogError, Job, Theme
 from curation.studio import StudioError
 from installation.web.deps import CatalogsDep, SettingsDep, valid_slug
 from installation.web.render import Safe, fragment, join, render
-from installation.web.routers.review import (
-    PRIVATE,
-    CsrfDep,
-    FormDep,
-    ReviewRoute,
-    Session,
-    SessionDep,
-    _page,
-    tab_links,
-)
+from installation.web.review_session import CsrfDep, FormDep, Session, SessionDep
+from installation.web.routers.review import PRIVATE, ReviewRoute, private_page, tab_links
 from installation.web.settings import WebSettings
 from installation.web.views import short_text
 
@@ -172,7 +164,7 @@ def studio_page(settings: WebSettings, cat: Catalog, session: Session, *, notice
     # why the URL: a reload after a queue must not show the confirmation again
     refresh = fragment('<meta http-equiv="refresh" content="$s; url=$url">', s=REFRESH_S,
                        url=settings.href("/review/studio"))
-    return _page(settings, "Review: Studio", main, http_status, meta=refresh)
+    return private_page(settings, "Review: Studio", main, http_status, meta=refresh)
 
 
 def _sync_themes(catalogs: Any) -> Safe:
