@@ -37,8 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from curation.studio import open_studio
-    from installation.export.engagement import InstaloaderSource, JsonPostSource, read_engagement
-    from installation.export.errors import EngagementError
+    from installation.engagement.errors import EngagementError
+    from installation.engagement.readback import read_engagement
+    from installation.engagement.sources import InstaloaderSource, JsonPostSource
 
     if args.from_json:
         source = JsonPostSource(args.from_json)
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _export_ratings(studio: Any, args: argparse.Namespace) -> int:
-    from installation.export.audience import COMMENT_WEIGHT, MIN_AGE_DAYS, audience_ratings, write_ratings_csv
+    from installation.engagement.audience import COMMENT_WEIGHT, MIN_AGE_DAYS, audience_ratings, write_ratings_csv
 
     with studio.catalog(readonly=True) as catalog:
         report = audience_ratings(

@@ -177,10 +177,11 @@ def _contact_sheet(args: argparse.Namespace) -> int:
 
 
 def _mark_published(args: argparse.Namespace) -> int:
-    from installation.export.engagement import mark_published
+    from installation.engagement.readback import mark_published
+    from installation.engagement.sources import post_url
 
     studio = _open(args)
     with studio.catalog() as catalog:
         code = mark_published(catalog, args.slug, args.shortcode)
-    print(f"{args.slug} is published as https://www.instagram.com/p/{code}/")
+    print(f"{args.slug} is published as {post_url(code)}")
     return 0

@@ -83,7 +83,8 @@ def test_contact_sheet(studio, catalog, add_piece, tmp_path: Path) -> None:
 def test_exporting_loads_no_torch() -> None:
     probe = ("import sys\n"
              "import installation.export.posters, installation.export.social, installation.export.contact_sheet\n"
-             "import installation.export.engagement, installation.commands.export, installation.commands.engagement\n"
+             "import installation.engagement.readback, installation.engagement.audience\n"
+             "import installation.commands.export, installation.commands.engagement\n"
              "mods = [m for m in sys.modules if m.startswith('generator.') and not m.startswith('generator.common')]\n"
              "print('torch' in sys.modules, bool(mods))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from curation.catalog import Catalog
 from generator.common.files import write_text_atomic
-from installation.export.engagement import PLATFORM
-from installation.export.errors import EngagementError
+from installation.engagement.errors import EngagementError
+from installation.engagement.readback import PLATFORM
 
 COMMENT_WEIGHT = 3.0  # why: a comment costs a visitor more than a like; a common weighting in engagement rates
 MIN_AGE_DAYS = 3.0  # why: most likes of a post arrive in its first days; younger counts understate it

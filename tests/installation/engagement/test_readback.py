@@ -14,14 +14,9 @@ import pytest
 from instaloader import exceptions as ie
 
 from installation.cli import main
-from installation.export.engagement import (
-    JsonPostSource,
-    describe_failure,
-    mark_published,
-    parse_shortcode,
-    read_engagement,
-)
-from installation.export.errors import ExportError
+from installation.engagement.errors import EngagementError
+from installation.engagement.readback import describe_failure, mark_published, parse_shortcode, read_engagement
+from installation.engagement.sources import JsonPostSource
 from installation.export.social import export_social
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -193,13 +188,13 @@ def test_mark_published_and_shortcodes(catalog, published) -> None:
     reef, glacier, _, _ = published
     assert parse_shortcode("https://www.instagram.com/p/CxYz123AbC/?igsh=1") == "CxYz123AbC"
     assert parse_shortcode("https://instagram.com/dstrtd/reel/Abc_-12345/") == "Abc_-12345"
-    with pytest.raises(ExportError, match="not an Instagram shortcode"):
+    with pytest.raises(EngagementError, match="not an Instagram shortcode"):
         parse_shortcode("no spaces please")
     assert mark_published(catalog, reef.slug, "REEF001") == "REEF001"  # again: no duplicate record
     assert len(catalog.exports(kind="instagram")) == 1
-    with pytest.raises(ExportError, match=f"already recorded for piece {reef.slug}"):
+    with pytest.raises(EngagementError, match=f"already recorded for piece {reef.slug}"):
         mark_published(catalog, glacier.slug, "https://www.instagram.com/p/REEF001/")
-    with pytest.raises(ExportError, match="no piece with slug"):
+    with pytest.raises(EngagementError, match="no piece with slug"):
         mark_published(catalog, "nope", "ABCDEF")
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from installation.cli import main
-from installation.export.audience import audience_ratings, rank_scores, write_ratings_csv
-from installation.export.errors import EngagementError
+from installation.engagement.audience import audience_ratings, rank_scores, write_ratings_csv
+from installation.engagement.errors import EngagementError
 
 
 def _read(catalog, piece, code: str, likes: int, comments: int = 0, *, taken: str = "2026-10-01T12:00:00+00:00",
