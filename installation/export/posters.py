@@ -4,7 +4,7 @@ Seed 004: "The posters will only present the artwork and a QR-code leading to th
 order to create a sense of mystery around the pieces which nudges people into scanning the code." The code leads
 to the piece's own page (`curation.public.piece_url`), which links on to the account.
 
-`poster_geometry` decides where everything goes (pure arithmetic, unit-tested), `render_poster` draws one page,
+`layout.poster_geometry` decides where everything goes (pure arithmetic, unit-tested), `render_poster` draws one page,
 `write_poster` writes its PDF, PNG and sidecar JSON atomically, and `export_posters` runs a batch on a process pool,
 records each poster in the catalog and reports progress through a callback.
 """
@@ -12,7 +12,6 @@ records each poster in the catalog and reports progress through a callback.
 from __future__ import annotations
 
 import logging
-import math
 import multiprocessing
 import os
 import sys
@@ -33,166 +32,13 @@ from installation.export.config import POSTER_WORKERS, PosterConfig
 from installation.export.errors import ExportError
 from installation.export.files import write_png
 from installation.export.fonts import ellipsize, get_font
-from installation.export.paper import PaperSize, mm_to_px, parse_size, px_to_mm
+from installation.export.layout import LINE_SPACING, TITLE_MM, PosterGeometry, poster_geometry
+from installation.export.paper import mm_to_px, parse_size, px_to_mm
 from installation.export.pieces import open_artwork, relative_to_studio
 from installation.export.upscale import LanczosUpscaler, Upscaler, get_upscaler
-from installation.qr import QUIET_ZONE, qr_image, qr_matrix
+from installation.qr import QUIET_ZONE, qr_image
 
 log = logging.getLogger(__name__)
-
-Box = tuple[int, int, int, int]  # x, y, width, height in page pixels (origin top left)
-JPEG_BLOCK = 8  # px; why: QR modules and positions on this grid fill whole JPEG blocks, so the PDF's code is crisp
-
-
-@dataclass(frozen=True)
-class PosterGeometry:
-    """Where everything sits on the page, in pixels at `dpi` (origin top left)."""
-
-    paper: PaperSize  # oriented
-    dpi: int
-    page: tuple[int, int]  # the whole sheet written: trim + bleed + room for crop marks
-    trim: Box
-    bleed: Box  # equals `trim` without bleed
-    art: Box
-    art_crop: tuple[int, int, int, int]  # (left, top, right, bottom) of the source used (fill crops it)
-    qr: Box  # the code's image, quiet zone included
-    qr_module: int  # px per module
-    qr_modules: int  # modules across, quiet zone included
-    title: Box | None
-    light_background: bool
-    marks: tuple[Box, ...] = ()  # crop-mark rectangles
-
-    @property
-    def effective_dpi(self) -> float:
-        """Source pixels per printed inch of the artwork (the lower of the two axes)."""
-        left, top, right, bottom = self.art_crop
-        return min((right - left) / (self.art[2] / self.dpi), (bottom - top) / (self.art[3] / self.dpi))
-
-    def mm(self, box: Box) -> dict[str, float]:
-        x, y, w, h = box
-        return {k: round(px_to_mm(v, self.dpi), 2) for k, v in (("x", x), ("y", y), ("width", w), ("height", h))}
-
-    def pdf_box(self, box: Box) -> list[float]:
-        """`box` as a PDF rectangle in points, origin bottom left."""
-        x, y, w, h = box
-        k = 72.0 / self.dpi
-        return [round(x * k, 3), round((self.page[1] - y - h) * k, 3), round((x + w) * k, 3),
-                round((self.page[1] - y) * k, 3)]
-
-
-def _floor(value: float, step: int = JPEG_BLOCK) -> int:
-    return int(value) // step * step
-
-
-def _is_light(color: str) -> bool:
-    r, g, b = ImageColor.getrgb(color)[:3]
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b >= 128
-
-
-def qr_module_px(url: str, config: PosterConfig, short_side_mm: float) -> tuple[int, int]:
-    """(px per module, modules across with the quiet zone) for the code of `url` at `config`."""
-    modules = len(qr_matrix(url, config.qr_error))
-    symbol = modules - 2 * QUIET_ZONE
-    qr_mm = config.qr_mm if config.qr_mm is not None else max(25.0, 0.12 * short_side_mm)
-    module = math.ceil(mm_to_px(qr_mm, config.dpi) / symbol)
-    aligned = math.ceil(module / JPEG_BLOCK) * JPEG_BLOCK
-    if module >= 6 and aligned <= module * 1.34:  # grow to the JPEG grid unless that makes the code much larger
-        module = aligned
-    return module, modules
-
-
-def poster_geometry(config: PosterConfig, art_size: tuple[int, int], url: str,
-                    title_lines: int = 0) -> PosterGeometry:
-    """Lay out one poster for an artwork of `art_size` (W, H) source pixels and a code for `url`."""
-    sw, sh = art_size
-    if sw <= 0 or sh <= 0:
-        raise ExportError(f"artwork has no pixels ({sw}x{sh})")
-    orientation = config.orientation
-    if orientation == "auto":
-        orientation = "landscape" if sw > sh else "portrait"
-    paper = parse_size(config.size).oriented(orientation)
-    dpi = config.dpi
-    short_mm = min(paper.width_mm, paper.height_mm)
-    trim_w, trim_h = mm_to_px(paper.width_mm, dpi), mm_to_px(paper.height_mm, dpi)
-    bleed = mm_to_px(config.bleed_mm, dpi) if config.bleed else 0
-    mark_offset = max(bleed, mm_to_px(3.0, dpi))  # why: marks start outside the bleed, or they would print on it
-    mark_length = mm_to_px(6.0, dpi)
-    outer = mark_offset + mark_length + mm_to_px(2.0, dpi) if config.crop_marks else bleed
-    page = (trim_w + 2 * outer, trim_h + 2 * outer)
-    trim: Box = (outer, outer, trim_w, trim_h)
-    bleed_box: Box = (outer - bleed, outer - bleed, trim_w + 2 * bleed, trim_h + 2 * bleed)
-    margin = mm_to_px(config.margin_mm if config.margin_mm is not None else max(10.0, 0.06 * short_mm), dpi)
-    light = _is_light(config.background)
-
-    module, modules = qr_module_px(url, config, short_mm)
-    tile = module * modules
-    quiet = QUIET_ZONE * module
-    title_size = mm_to_px(4.5, dpi)
-
-    if config.layout == "fit":
-        # The code's dark modules line up with the artwork's right edge; on a dark sheet its white tile does.
-        inset = quiet if light else 0
-        visible = tile - 2 * inset
-        gap = max(mm_to_px(6.0, dpi), margin // 2)
-        cx, cy, cw, ch = trim[0] + margin, trim[1] + margin, trim_w - 2 * margin, trim_h - 2 * margin
-        avail_h = ch - gap - visible
-        if cw < 2 * JPEG_BLOCK or avail_h < 2 * JPEG_BLOCK:
-            raise ExportError(f"{paper.name} at margin {px_to_mm(margin, dpi):.0f} mm leaves no room for the "
-                              "artwork beside the QR code; use a larger size or a smaller margin")
-        scale = min(cw / sw, avail_h / sh)
-        aw = max(JPEG_BLOCK, _floor(sw * scale))
-        ah = max(1, round(aw * sh / sw))
-        block_h = ah + gap + visible
-        ax = cx + _floor((cw - aw) / 2)
-        ay = cy + max(0, (ch - block_h) // 2)
-        ax = _floor(ax)  # with aw on the grid, the artwork's right edge is on it too, and so is the code
-        qx = ax + aw - visible - inset
-        qy = _floor(ay + ah + gap - inset)
-        art: Box = (ax, ay, aw, ah)
-        crop = (0, 0, sw, sh)
-        title: Box | None = None
-        if title_lines:
-            tw = aw - visible - gap
-            th = round(title_size * 1.25 * title_lines)
-            title = (ax, qy + inset + visible - th, max(0, tw), th)
-    else:
-        # The artwork covers the bleed box, cropped to its shape around the centre; the code sits on its own tile.
-        bx, by, bw, bh = bleed_box
-        scale = max(bw / sw, bh / sh)
-        cw_src, ch_src = min(sw, round(bw / scale)), min(sh, round(bh / scale))
-        left, top = (sw - cw_src) // 2, (sh - ch_src) // 2
-        crop = (left, top, left + cw_src, top + ch_src)
-        art = bleed_box
-        qx = _floor(trim[0] + trim_w - margin - tile)
-        qy = _floor(trim[1] + trim_h - margin - tile)
-        title = None
-        if title_lines:
-            th = round(title_size * 1.25 * title_lines) + 2 * quiet
-            tx = trim[0] + margin
-            title = (tx, qy + tile - th, max(0, qx - tx - margin), th)
-
-    # Keep the whole code, quiet zone included, on the trimmed sheet even with a small margin.
-    qx = min(qx, _floor(trim[0] + trim_w - tile))
-    qy = min(qy, _floor(trim[1] + trim_h - tile))
-    if qx < trim[0] or qy < trim[1]:
-        raise ExportError(f"a {px_to_mm(tile, dpi):.0f} mm QR code does not fit on {paper.name}; use a larger size")
-
-    marks: tuple[Box, ...] = ()
-    if config.crop_marks:
-        width = max(1, mm_to_px(0.1, dpi))  # why: 0.25 pt hairlines, the usual weight for crop marks
-        tx, ty, tw_, th_ = trim
-        rects = []
-        for x_edge in (tx, tx + tw_):
-            for y_edge in (ty, ty + th_):
-                hx = x_edge - mark_offset - mark_length if x_edge == tx else x_edge + mark_offset
-                rects.append((hx, y_edge - width // 2, mark_length, width))
-                vy = y_edge - mark_offset - mark_length if y_edge == ty else y_edge + mark_offset
-                rects.append((x_edge - width // 2, vy, width, mark_length))
-        marks = tuple(rects)
-
-    return PosterGeometry(paper=paper, dpi=dpi, page=page, trim=trim, bleed=bleed_box, art=art, art_crop=crop,
-                          qr=(qx, qy, tile, tile), qr_module=module, qr_modules=modules, title=title,
-                          light_background=light, marks=marks)
 
 
 @dataclass
@@ -248,7 +94,7 @@ def render_poster(artwork: Image.Image, url: str, config: PosterConfig, *, title
 
 def _draw_title(draw: ImageDraw.ImageDraw, geo: PosterGeometry, lines: list[str], config: PosterConfig) -> None:
     x, y, w, h = geo.title  # type: ignore[misc]
-    size = mm_to_px(4.5, geo.dpi)
+    size = mm_to_px(TITLE_MM, geo.dpi)
     on_tile = config.layout == "fill"
     pad = QUIET_ZONE * geo.qr_module if on_tile else 0
     fonts = [get_font(round(size * (0.7 if i == len(lines) - 1 else 1.0)), bold=i < len(lines) - 1)
@@ -262,7 +108,7 @@ def _draw_title(draw: ImageDraw.ImageDraw, geo: PosterGeometry, lines: list[str]
     cursor = y + pad
     for i, (text, font) in enumerate(zip(texts, fonts, strict=True)):
         draw.text((x + pad, cursor), text, font=font, fill=muted if i == len(texts) - 1 else ink)
-        cursor += round(size * 1.25)
+        cursor += round(size * LINE_SPACING)
 
 
 # -- files ---------------------------------------------------------------------------------------------------------
@@ -479,13 +325,11 @@ def export_posters(catalog: Catalog, pieces: Sequence[Piece], out_dir: str | os.
 
 __all__ = [
     "LanczosUpscaler",
-    "PosterConfig",
-    "PosterGeometry",
+    "PosterConfig",  # its home is installation.export.config; kept here for callers that import it with the batch
     "PosterJob",
     "PosterResult",
     "RenderedPoster",
     "export_posters",
-    "poster_geometry",
     "poster_paths",
     "render_poster",
     "run_poster_job",

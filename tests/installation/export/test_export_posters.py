@@ -19,8 +19,9 @@ from curation.public import piece_url
 from installation.export.config import PosterConfig
 from installation.export.errors import ExportError
 from installation.export.files import encode_png
+from installation.export.layout import poster_geometry
 from installation.export.paper import mm_to_px, parse_size
-from installation.export.posters import export_posters, poster_geometry, render_poster
+from installation.export.posters import export_posters, render_poster
 from installation.export.upscale import LanczosUpscaler, Upscaler, get_upscaler
 from installation.qr import QUIET_ZONE
 
