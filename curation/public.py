@@ -29,7 +29,7 @@ TITLE_CHARS = 60  # why: a title made from a prompt stays one line on a phone, a
 __all__ = [
     "BASE_URL_ENV", "DEFAULT_BASE_URL", "IMAGE_FILE", "LOSS_FILE", "PIECE_ROUTE", "THUMBNAIL_FILE", "PublicView",
     "base_url", "image_url", "piece_path", "piece_prompts", "piece_reflection", "piece_title", "piece_url",
-    "prompt_words", "public_view", "short_text",
+    "prompt_words", "public_view", "short_text", "theme_title",
 ]
 
 
@@ -100,6 +100,11 @@ def piece_title(piece: Piece, theme: Theme | None) -> str:
         text = prompts[0][0]
         return short_text(text[:1].upper() + text[1:], TITLE_CHARS)
     return piece.slug
+
+
+def theme_title(theme: Theme) -> str:
+    """The name a theme goes by in public: its title, else its name."""
+    return theme.title.strip() or theme.name
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from curation.public import (
     prompt_words,
     public_view,
     short_text,
+    theme_title,
 )
 
 THEME = Theme(name="coral-reef", title="Coral reef", reflection="What a reef looks like for a computer.")
@@ -86,3 +87,8 @@ def test_the_route_prefix_is_read_where_addresses_are_made(monkeypatch: pytest.M
 def test_short_text_cuts_at_a_word() -> None:
     assert short_text("  a   b  ", 10) == "a b"
     assert short_text("one two three", 9) == "one two…"
+
+
+def test_a_theme_goes_by_its_title_else_its_name() -> None:
+    assert theme_title(THEME) == "Coral reef"
+    assert theme_title(dataclasses.replace(THEME, title="  ")) == "coral-reef"
