@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from curation.catalog import Catalog
+from installation.engagement.config import ReadbackConfig
 from installation.engagement.errors import EngagementError
 from installation.engagement.sources import PostData, PostLike, PostSource, post_data, post_url
 
@@ -176,16 +177,15 @@ def describe_failure(exc: BaseException) -> str:
 class _PostReader:
     """Stores the posts of one run, one at a time: matches each to its piece, then writes its counts (one commit)."""
 
-    def __init__(self, catalog: Catalog, *, now: datetime, skip_recent_hours: float, comments: int,
-                 min_caption_ratio: float) -> None:
+    def __init__(self, catalog: Catalog, config: ReadbackConfig, now: datetime) -> None:
         self.catalog, self.now = catalog, now
         self.report = EngagementReport()
         self.known = published_shortcodes(catalog)  # shortcode -> piece id; caption matches are added as found
         self.linked = set(self.known.values())  # pieces that have a post already: a caption never takes them
         self.captions = _CaptionIndex(catalog)
-        self.recent = _recently_read(catalog, self.known.values(), now - timedelta(hours=skip_recent_hours))
-        self.comments = comments  # comment texts kept per post; 0 once Instagram wants a login for them
-        self.min_caption_ratio = min_caption_ratio
+        self.recent = _recently_read(catalog, self.known.values(), now - timedelta(hours=config.skip_recent_hours))
+        self.comments = config.comments  # comment texts kept per post; 0 once Instagram wants a login for them
+        self.min_caption_ratio = config.min_caption_ratio
         self._slugs: dict[int, str] = {}
 
     def slug_of(self, pid: int) -> str:
@@ -265,28 +265,25 @@ class _PostReader:
         return None
 
 
-def read_engagement(catalog: Catalog, source: PostSource, *, max_posts: int | None = None,
-                    skip_recent_hours: float = 12.0, sleep_s: float = 2.0, comments: int = 0,
-                    min_caption_ratio: float = 0.9, now: datetime | None = None,
-                    sleep: Callable[[float], None] = time.sleep,
+def read_engagement(catalog: Catalog, source: PostSource, config: ReadbackConfig = ReadbackConfig(), *,
+                    now: datetime | None = None, wait: Callable[[float], None] = time.sleep,
                     on_post: Callable[[str, str], None] | None = None) -> EngagementReport:
-    """Read the source's posts (newest first, at most `max_posts`), match each to a piece, store its likes and
-    comment count (and up to `comments` comment texts) with `Catalog.add_engagement`, one commit per post.
+    """Read the source's posts (newest first, at most `config.max_posts`), match each to a piece, store its likes
+    and comment count (and up to `config.comments` comment texts) with `Catalog.add_engagement`, one commit a post.
 
-    Posts read within `skip_recent_hours` are skipped (resume). `sleep_s` seconds pass between posts that cost a
-    request. Failures end the run with `report.error` set; they never undo what was stored. `on_post(shortcode,
-    outcome)` is called after each post ("stored", "recent", "unmatched", "ambiguous", "failed").
+    Posts read within `config.skip_recent_hours` are skipped (resume). `wait(config.sleep)` is called between posts
+    that cost a request. Failures end the run with `report.error` set; they never undo what was stored.
+    `on_post(shortcode, outcome)` is called after each post ("stored", "recent", "unmatched", "ambiguous", "failed").
     """
     from instaloader.exceptions import AbortDownloadException, InstaloaderException
 
-    reader = _PostReader(catalog, now=now or datetime.now(UTC), skip_recent_hours=skip_recent_hours,
-                         comments=comments, min_caption_ratio=min_caption_ratio)
+    reader = _PostReader(catalog, config, now or datetime.now(UTC))
     try:
         posts = iter(source.posts())
         pause = False
-        for _ in itertools.count() if max_posts is None else range(max_posts):
-            if pause and sleep_s > 0:
-                sleep(sleep_s)  # why before `next`: fetching the next post is the request
+        for _ in itertools.count() if config.max_posts is None else range(config.max_posts):
+            if pause and config.sleep > 0:
+                wait(config.sleep)  # why before `next`: fetching the next post is the request
             post = next(posts, None)
             if post is None:
                 break

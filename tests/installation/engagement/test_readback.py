@@ -14,6 +14,7 @@ import pytest
 from instaloader import exceptions as ie
 
 from installation.cli import main
+from installation.engagement.config import ReadbackConfig
 from installation.engagement.errors import EngagementError
 from installation.engagement.readback import describe_failure, mark_published, parse_shortcode, read_engagement
 from installation.engagement.sources import JsonPostSource
@@ -46,10 +47,9 @@ def save_posts(path: Path, nodes: list[dict]) -> Path:
     return path
 
 
-def read(catalog, source, **kwargs):  # type: ignore[no-untyped-def]
-    kwargs.setdefault("sleep_s", 0.0)
-    kwargs.setdefault("now", NOW)
-    return read_engagement(catalog, source, **kwargs)
+def read(catalog, source, *, wait=None, **settings):  # type: ignore[no-untyped-def]
+    settings.setdefault("sleep", 0.0)
+    return read_engagement(catalog, source, ReadbackConfig(**settings), now=NOW, wait=wait or (lambda s: None))
 
 
 @pytest.fixture()
@@ -166,13 +166,13 @@ def test_resume_skips_posts_read_recently(catalog, published, tmp_path: Path) ->
     posts = save_posts(tmp_path / "posts.json", [node("REEF001", "", likes=9, age_h=5),
                                                  node("GLAC002", "", likes=9, age_h=6)])
     sleeps: list[float] = []
-    report = read(catalog, JsonPostSource(posts), skip_recent_hours=12, sleep_s=0.5, sleep=sleeps.append)
+    report = read(catalog, JsonPostSource(posts), skip_recent_hours=12, sleep=0.5, wait=sleeps.append)
     assert report.skipped_recent == ["REEF001"]
     assert report.stored == [("GLAC002", glacier.slug, "shortcode")]
     assert [r["likes"] for r in catalog.engagement(reef.id)] == [1]
     assert [r["likes"] for r in catalog.engagement(glacier.id)] == [1, 9]
     assert sleeps == [0.5]  # after GLAC002 only: the skipped REEF001 cost no request
-    report = read(catalog, JsonPostSource(posts), skip_recent_hours=0, sleep_s=0.5, sleep=sleeps.append,
+    report = read(catalog, JsonPostSource(posts), skip_recent_hours=0, sleep=0.5, wait=sleeps.append,
                   max_posts=1)
     assert len(report.stored) == 1 and sleeps == [0.5]  # stops at max_posts without asking for another
 
@@ -180,7 +180,7 @@ def test_resume_skips_posts_read_recently(catalog, published, tmp_path: Path) ->
 def test_pauses_between_posts(catalog, published, tmp_path: Path) -> None:
     posts = save_posts(tmp_path / "posts.json", [node(f"POST00{i}", "", age_h=i) for i in range(3)])
     sleeps: list[float] = []
-    read(catalog, JsonPostSource(posts), sleep_s=1.5, sleep=sleeps.append)
+    read(catalog, JsonPostSource(posts), sleep=1.5, wait=sleeps.append)
     assert sleeps == [1.5, 1.5, 1.5]  # before each request after the first (the last finds no more posts)
 
 

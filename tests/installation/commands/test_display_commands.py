@@ -1,4 +1,5 @@
-"""`dstrtd gallery` and `dstrtd export`: every option is a config field, and `--help` shows each one's default."""
+"""`dstrtd gallery`, `dstrtd export` and `dstrtd engagement`: every option of their configs is derived from a field,
+and `--help` shows each one's default."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import typing
 import pytest
 
 from installation.cli import build_parser
-from installation.commands import export, gallery
+from installation.commands import engagement, export, gallery
 from installation.commands._options import option_kwargs
+from installation.engagement.config import RatingsConfig, ReadbackConfig
 from installation.export.config import ContactSheetConfig, PosterConfig, SocialConfig
 from installation.gallery.config import GalleryConfig
 
@@ -24,7 +26,8 @@ def _subparser(parser: argparse.ArgumentParser, *names: str) -> argparse.Argumen
 
 @pytest.mark.parametrize(("path", "config"), [
     (("gallery",), GalleryConfig), (("export", "posters"), PosterConfig), (("export", "social"), SocialConfig),
-    (("export", "contact-sheet"), ContactSheetConfig),
+    (("export", "contact-sheet"), ContactSheetConfig), (("engagement",), ReadbackConfig),
+    (("engagement",), RatingsConfig),
 ])
 def test_every_field_is_an_option_whose_help_shows_its_default(path: tuple[str, ...], config: type) -> None:
     parser = _subparser(build_parser(), *path)
@@ -66,6 +69,9 @@ def test_options_make_the_configs() -> None:
                          (["contact-sheet", "--columns", "3", "--thumb", "96"],
                           ContactSheetConfig(columns=3, thumb=96))):
         assert export.config_from_args(type(config), parser.parse_args(["export", *argv])) == config
+    args = parser.parse_args(["engagement", "--max-posts", "3", "--sleep", "0", "--comment-weight", "1"])
+    assert engagement.config_from_args(ReadbackConfig, args) == ReadbackConfig(max_posts=3, sleep=0.0)
+    assert engagement.config_from_args(RatingsConfig, args) == RatingsConfig(comment_weight=1.0)
 
 
 def test_bad_choices_are_refused_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:
