@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from generator import weights
+from generator import checkpoints, weights
 from generator.errors import GeneratorError, UnsafeCheckpoint, WeightsUnavailable
 
 log = logging.getLogger(__name__)
@@ -251,9 +251,9 @@ def _sha_of_open_clip(arch: str, tag: str | None) -> str:
     if arch.startswith("local-dir:"):
         found = _find_checkpoint_in_dir(Path(arch.removeprefix("local-dir:")))
         if found:
-            return weights.sha256_file(found)
+            return weights.checksum(found)
     if tag is not None and (cached := _cached_open_clip_file(arch, tag)) is not None:
-        return weights.sha256_file(cached)
+        return weights.checksum(cached)
     return f"open_clip:{arch}:{tag}"
 
 
@@ -261,10 +261,10 @@ def _from_file(arch: str | None, path: Path, spec: str) -> Perceptor:
     import open_clip
     from open_clip.factory import load_checkpoint
 
-    weights.check_intact(path)
-    sha = weights.sha256_file(path)
+    checkpoints.check_intact(path)
+    sha = weights.checksum(path)
     entry = None
-    if weights.is_torchscript(path):
+    if checkpoints.is_torchscript(path):
         entry = next((e for e in weights.list_entries() if e.open_clip and e.file().sha256 == sha), None)
         if entry is None:
             raise UnsafeCheckpoint(f"{path} is a TorchScript archive (code, not weights) whose sha256 is not one of "
