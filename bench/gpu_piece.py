@@ -55,10 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="output (default bench/results/gpu-piece-<dev>.json)")
     args = parser.parse_args(argv)
 
+    from generator.common.device import resolve_device
     from generator.common.files import write_text_atomic
     from generator.config import GenerateConfig
     from generator.perceptors import load_perceptor
-    from generator.pipeline import assemble_models, load_models, resolve_device, resolve_precision, run, versions
+    from generator.pipeline import assemble_models, load_models, resolve_precision, run, versions
     from generator.vqgan import build_vqgan
 
     device = resolve_device(args.device)

@@ -23,8 +23,9 @@ from torch import Tensor
 from curation.aligner import Aligner, parse_prompts
 from curation.catalog import Catalog, Piece, Theme
 from curation.clusters import auto_k, fuse, kmeans
-from curation.embeddings import EmbeddingCache, encoder_key, load_encoder, load_images, resolve_device
+from curation.embeddings import EmbeddingCache, encoder_key, load_encoder, load_images
 from curation.selection import Candidate, SelectionPolicy, Verdict, select
+from generator.common.device import resolve_device
 
 log = logging.getLogger(__name__)
 

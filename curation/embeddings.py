@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
+from generator.common.device import resolve_device
+
 log = logging.getLogger(__name__)
 
 
@@ -87,12 +89,6 @@ class PerceptorEncoder:
     @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str]) -> Tensor:
         return _normalize_rows(self.perceptor.encode_text(list(texts)))
-
-
-def resolve_device(device: str | torch.device | None) -> str:
-    if device is None or str(device) == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
 
 
 def load_encoder(spec: str = "tiny", device: str | torch.device | None = "cpu") -> Encoder:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from generator.common.device import resolve_device
 from generator.config import GenerateConfig
 from generator.cutouts import Cutouts
 from generator.errors import GeneratorError, NonFiniteLoss
@@ -71,21 +72,6 @@ class Models:
 
 
 # --- setup --------------------------------------------------------------------------------------------------------
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GeneratorError(f"device {name!r} asked for, but torch sees no CUDA GPU here; use --device cpu or auto")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise GeneratorError(f"device {name!r} asked for, but MPS is not available here; use --device cpu or auto")
-    return device
-
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype, or None for plain fp32. Half precision only on CUDA (bf16 on CPU is >300x slower)."""
