@@ -44,7 +44,9 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
 
 
 def build_scorer() -> tuple[torch.nn.Module, str]:
-    from curation.aesthetic import AestheticScorer, build_scorer, build_tower, load_public_head
+    from curation.scorer.heads import load_public_head
+    from curation.scorer.model import AestheticScorer, build_scorer
+    from curation.scorer.tower import build_tower
 
     head_path = SHARED / "aesthetic_heads" / "laion" / "sa_0_4_vit_b_32_linear.pth"
     if head_path.is_file():

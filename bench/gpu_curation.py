@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    from curation.aesthetic import build_scorer
     from curation.aligner import Aligner
     from curation.embeddings import load_encoder
+    from curation.scorer.model import build_scorer
 
     device = torch.device(args.device)
     scorer = build_scorer(args.tower, name="bench", device=device).eval()

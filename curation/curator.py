@@ -62,8 +62,8 @@ def scorer_version(scorer: Any) -> str:
 
 
 def load_scorer(spec: str = "tiny", device: str = "cpu") -> Any:
-    """`curation.aesthetic.load_scorer`, imported when first needed."""
-    from curation.aesthetic import load_scorer as _load
+    """`curation.scorer.checkpoint.load_scorer`, imported when first needed."""
+    from curation.scorer.checkpoint import load_scorer as _load
 
     return _load(spec, device=resolve_device(device))
 

@@ -6,7 +6,7 @@
 - `schedule`: named JSON schedules (`schedules/seed000.json` is seed 000's recipe); head-only stages (seed 001).
 - `trainer`: `train_scorer(TrainConfig(...))`, run folder, exact resume. `metrics`, `plots`, `synthetic` (the proof).
 - heads: `head="distribution"` (default, a linear/MLP head) or `head="logits-per-text"`, seed 000's variant: a softmax
-  over CLIP's logits against ten rating prompts (`rating_prompts`, `learn_prompts`; see `curation.text_head`).
+  over CLIP's logits against ten rating prompts (`rating_prompts`, `learn_prompts`; see `curation.scorer.text_head`).
 
 Import the submodules; this package itself loads nothing heavy.
 """

@@ -2,7 +2,7 @@
 
     config = TrainConfig(data="ratings.csv", out="runs/a", tower="tiny", schedule="seed000")
     result = ScorerTrainer(config).run()          # or .run(resume=True) to continue runs/a
-    scorer = load_scorer("runs/a")                # the final scorer, as `curation.aesthetic` loads any checkpoint
+    scorer = load_scorer("runs/a")                # the final scorer, as `curation.scorer` loads any checkpoint
 
 The run folder holds `config.json` (resolved settings), `metrics.json` (one record per epoch, the best epoch, the data
 report), `steps.csv` (loss per step), `plots/curves.png`, `checkpoints/last.pt` (everything needed to continue:
@@ -30,19 +30,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from curation.aesthetic import (
-    AestheticScorer,
-    ClipImageTower,
-    DistributionHead,
-    HeadConfig,
-    build_tower,
-    distribution_mean,
-    load_public_head,
-    load_tower_perceptor,
-    parse_tower_spec,
-    public_head_entry,
-    public_heads,
-)
+from curation.scorer.heads import DistributionHead, HeadConfig, load_public_head
+from curation.scorer.model import AestheticScorer
+from curation.scorer.public import public_head_entry, public_heads
+from curation.scorer.ratings import distribution_mean
+from curation.scorer.tower import ClipImageTower, build_tower, load_tower_perceptor, parse_tower_spec
 from generator.common.fields import known_keys
 from training.errors import TrainingError
 from training.scorer.data import (
@@ -61,7 +53,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "last.pt"
 # "distribution": Linear/MLP -> softmax over 1..10 (default); "logits-per-text": seed 000's variant, CLIP's logits
-# against ten rating prompts (curation.text_head)
+# against ten rating prompts (curation.scorer.text_head)
 HEADS = ("distribution", "logits-per-text")
 # Settings that may differ between a run and its resumption; every other setting must match.
 RESUMABLE_OVERRIDES = frozenset({"out", "device", "num_workers", "max_steps", "checkpoint_every_steps"})
@@ -207,7 +199,7 @@ class ScorerTrainer:
         return AestheticScorer(tower, head, name=name, version="training").to(self.device)
 
     def _text_model(self, tower: ClipImageTower, name: str, perceptor: Any | None = None) -> AestheticScorer:
-        from curation.text_head import build_text_head
+        from curation.scorer.text_head import build_text_head
 
         cfg = self.config
         if cfg.init_head or cfg.head_hidden or cfg.head_dropout:
@@ -239,7 +231,7 @@ class ScorerTrainer:
                 else:
                     raise TrainingError(f"head {entry.name} was trained on {entry.clip} embeddings, but the tower is "
                                         f"{tower_spec}: use --tower {entry.clip} or drop --init-head")
-            from curation.aesthetic import fetch_public_head
+            from curation.scorer.public import fetch_public_head
 
             head = load_public_head(fetch_public_head(entry.name), entry.format)
         if head.in_dim != embed_dim:

@@ -13,7 +13,7 @@ tower (`learn_prompts=True`, the default) or a fixed buffer; s is always learnt,
 tower itself is not kept: checkpoints hold P and log s, and `scorer.json` records the prompts and the text model.
 
     scorer = build_text_scorer("tiny")                              # or "ViT-B-32:openai"
-    scorer.save("runs/x/scorer"); load_scorer("runs/x/scorer")     # `curation.aesthetic` loads it like any head
+    scorer.save("runs/x/scorer"); load_scorer("runs/x/scorer")     # loaded like any head (`curation.scorer.checkpoint`)
 """
 
 from __future__ import annotations
@@ -21,23 +21,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from curation.aesthetic import (
-    N_BINS,
-    TINY_VISION_CFG,
-    AestheticScorer,
-    ClipImageTower,
-    ScorerError,
-    TowerConfig,
-    build_tower,
-    distribution_mean,
-    load_tower_perceptor,
-)
+from curation.scorer.errors import ScorerError
+from curation.scorer.model import AestheticScorer
+from curation.scorer.ratings import N_BINS, check_embeddings, distribution_mean
+from curation.scorer.tower import TINY_VISION_CFG, ClipImageTower, TowerConfig, build_tower, load_tower_perceptor
 from generator.common.fields import known_keys
 
 TEXT_HEAD_TYPE = "logits-per-text"
@@ -113,7 +106,7 @@ class LogitsPerTextHead(nn.Module):
     or `load_state_dict` fills them.
     """
 
-    kind = TEXT_HEAD_TYPE
+    kind: ClassVar[str] = TEXT_HEAD_TYPE
 
     def __init__(self, config: TextHeadConfig) -> None:
         super().__init__()
@@ -129,6 +122,13 @@ class LogitsPerTextHead(nn.Module):
     def in_dim(self) -> int:
         return self.config.in_dim
 
+    def config_dict(self) -> dict[str, Any]:
+        return self.config.to_dict()
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any]) -> LogitsPerTextHead:
+        return cls(TextHeadConfig.from_dict(data))
+
     @torch.no_grad()
     def set_prompt_embeddings(self, embeddings: torch.Tensor) -> None:
         """Copy the text tower's embeddings (10, D) of the prompts in."""
@@ -142,8 +142,7 @@ class LogitsPerTextHead(nn.Module):
 
     def logits_per_text(self, embeddings: torch.Tensor) -> torch.Tensor:
         """CLIP's logits (10, B): the scaled cosine of each rating prompt with each image embedding."""
-        if embeddings.ndim != 2 or embeddings.shape[1] != self.config.in_dim:
-            raise ValueError(f"expected embeddings of shape (B, {self.config.in_dim}), got {tuple(embeddings.shape)}")
+        check_embeddings(embeddings, self.config.in_dim)
         images = F.normalize(embeddings, dim=-1)
         prompts = F.normalize(self.prompt_embeddings, dim=-1)
         return self.scale() * prompts @ images.T
@@ -177,7 +176,7 @@ def encode_prompts(tower: TowerConfig, prompts: Sequence[str], perceptor: Any | 
     "tiny": the tiny text tower (`TINY_TEXT_CFG`) of a seeded open_clip CLIP. "MODEL:PRETRAINED": the text tower of
     the same weights through `generator.perceptors` (its registry, cache and offline rules). A random named tower
     ("ViT-B-32") gets a random text tower of that model. `perceptor`: that CLIP model already loaded
-    (`curation.aesthetic.load_tower_perceptor`), so it is not loaded a second time.
+    (`curation.scorer.tower.load_tower_perceptor`), so it is not loaded a second time.
     """
     import open_clip
 

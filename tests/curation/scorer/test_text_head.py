@@ -1,4 +1,4 @@
-"""The logits-per-text head (curation.text_head) on the tiny tower: shapes, gradients, checkpoint round trip."""
+"""The logits-per-text head (curation.scorer.text_head) on the tiny tower: shapes, gradients, checkpoint round trip."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import json
 import pytest
 import torch
 
-from curation.aesthetic import ScorerError, load_scorer
-from curation.text_head import (
+from curation.scorer.checkpoint import load_scorer
+from curation.scorer.errors import ScorerError
+from curation.scorer.text_head import (
     DEFAULT_RATING_PROMPTS,
     MAX_LOGIT_SCALE,
     LogitsPerTextHead,
