@@ -30,8 +30,9 @@ from torch import nn
 from curation.scorer.errors import ScorerError
 from curation.scorer.model import AestheticScorer
 from curation.scorer.ratings import N_BINS, check_embeddings, distribution_mean
-from curation.scorer.tower import TINY_VISION_CFG, ClipImageTower, TowerConfig, build_tower, load_tower_perceptor
+from curation.scorer.tower import ClipImageTower, TowerConfig, build_tower, load_tower_perceptor
 from generator.common.fields import known_keys
+from generator.perceptors import TINY, build_tiny
 
 TEXT_HEAD_TYPE = "logits-per-text"
 RATING_TEMPLATE = "a photo rated {} out of 10"
@@ -41,12 +42,6 @@ DEFAULT_RATING_PROMPTS: tuple[str, ...] = tuple(RATING_TEMPLATE.replace("{}", st
 MAX_LOGIT_SCALE = 100.0
 # why: open_clip's initial temperature 1/0.07; used where the text model has no trained one (the tiny tower)
 INIT_LOGIT_SCALE = 1.0 / 0.07
-
-# The tiny tower's text side: a real open_clip text tower (BPE vocabulary, so real prompts tokenise), small enough
-# to build in milliseconds; built beside TINY_VISION_CFG in one open_clip CLIP, seeded, so every machine gets the
-# same prompt embeddings. 32 tokens hold "a photo rated 10 out of 10" (9 tokens) with room for longer prompts.
-TINY_TEXT_CFG: dict[str, Any] = {"context_length": 32, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}
-
 
 def rating_prompts(spec: str | Sequence[str] | None = None) -> tuple[str, ...]:
     """Ten rating prompts, for ratings 1..10 in order.
@@ -159,32 +154,21 @@ class LogitsPerTextHead(nn.Module):
         return distribution_mean(self(embeddings))
 
 
-def _tiny_text_clip(embed_dim: int) -> nn.Module:
-    import open_clip
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return open_clip.CLIP(embed_dim=embed_dim, vision_cfg=dict(TINY_VISION_CFG), text_cfg=dict(TINY_TEXT_CFG))
-
-
 @torch.no_grad()
 def encode_prompts(tower: TowerConfig, prompts: Sequence[str], perceptor: Any | None = None
                    ) -> tuple[torch.Tensor, float, str]:
     """Text embeddings (10, D) of `prompts` by the text tower that belongs to this image tower, that model's
     temperature, and the text model's name.
 
-    "tiny": the tiny text tower (`TINY_TEXT_CFG`) of a seeded open_clip CLIP. "MODEL:PRETRAINED": the text tower of
-    the same weights through `generator.perceptors` (its registry, cache and offline rules). A random named tower
-    ("ViT-B-32") gets a random text tower of that model. `perceptor`: that CLIP model already loaded
+    "tiny" (and custom towers): the text tower of the seeded tiny CLIP (`generator.perceptors.build_tiny`, its
+    embedding as wide as the image tower's): a real BPE vocabulary, so real prompts tokenise, and the same prompt
+    embeddings on every machine. "MODEL:PRETRAINED": the text tower of the same weights through
+    `generator.perceptors` (its registry, cache and offline rules). A random named tower ("ViT-B-32") gets a random
+    text tower of that model. `perceptor`: that CLIP model already loaded
     (`curation.scorer.tower.load_tower_perceptor`), so it is not loaded a second time.
     """
-    import open_clip
-
-    if tower.model == "tiny" or tower.vision_cfg is not None:
-        model = _tiny_text_clip(tower.embed_dim)
-        tokenizer = open_clip.SimpleTokenizer(context_length=int(TINY_TEXT_CFG["context_length"]))
-        emb = model.encode_text(tokenizer(list(prompts))).float()
-        return emb, INIT_LOGIT_SCALE, "tiny"
+    if tower.model == TINY or tower.vision_cfg is not None:
+        return build_tiny(embed_dim=tower.embed_dim).encode_text(list(prompts)), INIT_LOGIT_SCALE, TINY
     name = f"{tower.model}:{tower.pretrained or 'random'}"
     if perceptor is None:
         from generator.perceptors import load_perceptor

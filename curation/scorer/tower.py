@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -18,31 +18,23 @@ from torch import nn
 
 from curation.scorer.errors import ScorerError
 from generator.common.fields import known_keys
+from generator.perceptors import OPENAI_MEAN, OPENAI_STD, TINY, build_random, register_clip_configs
 
-OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
-
-# A tower small enough to train from scratch on two CPU cores in seconds (tests, the synthetic proof, `--tower tiny`).
-# why avg pooling: averaging the patch tokens reads image-wide statistics directly; with CLIP's class-token pooling
-# the same tower learned the synthetic brightness/chroma truth more slowly (val PLCC 0.93 vs 0.96 after seed000).
-TINY_VISION_CFG: dict[str, Any] = {"image_size": 32, "layers": 2, "width": 64, "head_width": 32, "patch_size": 8,
-                                   "mlp_ratio": 2.0, "pool_type": "avg"}
-TINY_EMBED_DIM = 32
 # open_clip builds towers as part of a CLIP model; this text tower is the smallest it accepts and is thrown away.
 _THROWAWAY_TEXT_CFG: dict[str, Any] = {"context_length": 4, "vocab_size": 8, "width": 8, "heads": 1, "layers": 1}
 
 
-
 @dataclass(frozen=True)
 class TowerConfig:
-    """How to rebuild an image tower. `model` is "tiny" or an open_clip model name ("ViT-B-32")."""
+    """How to rebuild an image tower: an open_clip model by name ("tiny", small enough to train from scratch on two
+    CPU cores in seconds; "ViT-B-32"), or a custom tower from its own `vision_cfg`."""
 
-    model: str = "tiny"
+    model: str
+    embed_dim: int
+    image_size: int
     pretrained: str | None = None  # open_clip tag or file the weights came from (provenance; rebuilding never loads it)
     quick_gelu: bool = False  # OpenAI's weights were trained with QuickGELU; the tower must match to reuse them
-    embed_dim: int = TINY_EMBED_DIM
-    image_size: int = int(TINY_VISION_CFG["image_size"])
-    vision_cfg: dict[str, Any] | None = field(default_factory=lambda: dict(TINY_VISION_CFG))  # tiny/custom towers only
+    vision_cfg: dict[str, Any] | None = None  # a custom tower's open_clip vision config; None: `model`'s own
     mean: tuple[float, float, float] = OPENAI_MEAN
     std: tuple[float, float, float] = OPENAI_STD
     interpolation: str = "bicubic"
@@ -120,7 +112,7 @@ def load_tower_perceptor(spec: str | TowerConfig) -> Any | None:
     if isinstance(spec, TowerConfig):
         return None
     model, pretrained = parse_tower_spec(spec)
-    if model == "tiny" or not pretrained or pretrained == "random":
+    if model == TINY or not pretrained or pretrained == "random":
         return None
     from generator.perceptors import load_perceptor
 
@@ -138,21 +130,19 @@ def build_tower(spec: str | TowerConfig, *, load_pretrained: bool = True,
     """
     import open_clip
 
+    register_clip_configs()
     if isinstance(spec, TowerConfig):
         config, pretrained = spec, None
     else:
         model, pretrained = parse_tower_spec(spec)
         if not load_pretrained or pretrained == "random":
             pretrained = None
-        if model == "tiny":
-            if pretrained:
-                raise ScorerError("the tiny tower has no pretrained weights; use 'tiny' alone")
-            config = TowerConfig()
-        else:
-            config = _named_tower_config(model, pretrained)
+        if model == TINY and pretrained:
+            raise ScorerError("the tiny tower has no pretrained weights; use 'tiny' alone")
+        config = _named_tower_config(model, pretrained)
 
-    if config.model == "tiny" or config.vision_cfg is not None:
-        visual = open_clip.CLIP(embed_dim=config.embed_dim, vision_cfg=dict(config.vision_cfg or TINY_VISION_CFG),
+    if config.vision_cfg is not None:
+        visual = open_clip.CLIP(embed_dim=config.embed_dim, vision_cfg=dict(config.vision_cfg),
                                 text_cfg=dict(_THROWAWAY_TEXT_CFG), quick_gelu=config.quick_gelu).visual
     elif pretrained:
         visual, mean, std = _pretrained_visual(config.model, pretrained, device, perceptor)
@@ -160,7 +150,7 @@ def build_tower(spec: str | TowerConfig, *, load_pretrained: bool = True,
         config = replace(config, mean=mean, std=std, quick_gelu=_uses_quick_gelu(visual))
     else:
         try:
-            visual = open_clip.create_model(config.model, pretrained=None, force_quick_gelu=config.quick_gelu).visual
+            visual = build_random(config.model, quick_gelu=config.quick_gelu).visual
         except Exception as exc:
             raise ScorerError(f"could not build open_clip model {config.model!r}: {exc}") from exc
     return ClipImageTower(config, visual).to(device)
@@ -191,6 +181,7 @@ def _pretrained_visual(model: str, pretrained: str, device: torch.device | str, 
 def _named_tower_config(model: str, pretrained: str | None) -> TowerConfig:
     import open_clip
 
+    register_clip_configs()
     cfg = open_clip.get_model_config(model)
     if cfg is None:
         raise ScorerError(f"unknown tower {model!r}: use 'tiny' or an open_clip model such as ViT-B-32, ViT-B-16, "

@@ -35,7 +35,7 @@ class TrainConfig:
     resize: str = "pad"  # "pad" keeps a whole cut-out (pad to square, then resize); "crop" is CLIP's centre crop
     num_workers: int = 0
     # -- model
-    model: str = "RN50"  # why: seed 002's image tower is a ResNet-50; any open_clip name or a name in configs/models
+    model: str = "RN50"  # why: seed 002's image tower is a ResNet-50; any open_clip name or ours (tiny)
     embed_dim: int = 256  # Table 1
     # -- loss
     loss: str = "sogclr"

@@ -11,6 +11,7 @@ from curation.scorer.heads import load_public_head
 from curation.scorer.model import AestheticScorer
 from curation.scorer.ratings import distribution_mean
 from curation.scorer.tower import TowerConfig, build_tower
+from generator import registry
 
 
 def test_tiny_forward_score_and_gradients():
@@ -38,7 +39,7 @@ def test_input_checks_name_shapes():
     scorer = load_scorer("tiny")
     with pytest.raises(ValueError, match=r"expected images of shape \(B, 3, H, W\) in \[0, 1\], got \(3, 32, 32\)"):
         scorer.score(torch.rand(3, 32, 32))
-    with pytest.raises(ValueError, match=r"expected embeddings of shape \(B, 32\), got \(2, 8\)"):
+    with pytest.raises(ValueError, match=r"expected embeddings of shape \(B, 64\), got \(2, 8\)"):
         scorer.score_embeddings(torch.rand(2, 8))
     with pytest.raises(ValueError, match=r"expected probabilities of shape \(B, 10\), got \(2, 9\)"):
         distribution_mean(torch.rand(2, 9))
@@ -56,7 +57,9 @@ def test_score_images_takes_pil_images_of_any_size():
 
 
 def test_public_head_on_a_tower_of_matching_width(heads_dir):
-    cfg = TowerConfig(embed_dim=512)  # a tiny tower that outputs 512-d embeddings, like ViT-B/32
+    # a custom tiny tower that outputs 512-d embeddings, like ViT-B/32
+    vision_cfg = registry.entry("clip", "tiny")["vision_cfg"]
+    cfg = TowerConfig(model="tiny", embed_dim=512, image_size=32, vision_cfg=vision_cfg)
     scorer = AestheticScorer(build_tower(cfg), load_public_head(heads_dir / "laion/sa_0_4_vit_b_32_linear.pth"))
     images = torch.rand(2, 3, 40, 40)
     assert scorer(images).shape == (2, 10) and scorer.score(images).shape == (2,)
