@@ -1,6 +1,6 @@
 """The aesthetic scorer: a CLIP image tower and a head that predicts a distribution over ratings 1..10.
 
-- `tower`: the open_clip image tower with CLIP's preprocessing inside (`build_tower`, `TowerConfig`, `pil_to_tensor`).
+- `tower`: the open_clip image tower with CLIP's preprocessing inside (`build_tower`, `TowerConfig`).
 - `heads`: the `ScorerHead` protocol, our `DistributionHead` and the public regressors' `PublicHead`;
   `text_head`: seed 000's logits-per-text head on CLIP's text side.
 - `public`: the registry of public heads (`public_heads/registry.json`) and their download into the cache.

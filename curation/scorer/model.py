@@ -14,10 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from curation.embeddings import pil_to_tensor
 from curation.scorer.errors import ScorerError
 from curation.scorer.heads import DistributionHead, HeadConfig, ScorerHead
 from curation.scorer.ratings import N_BINS
-from curation.scorer.tower import ClipImageTower, TowerConfig, build_tower, pil_to_tensor
+from curation.scorer.tower import ClipImageTower, TowerConfig, build_tower
 from generator.common.files import atomic_path, sha256_file, write_json_atomic
 
 CHECKPOINT_FORMAT = "dstrtd.aesthetic-scorer"
@@ -70,7 +71,8 @@ class AestheticScorer(nn.Module):
 
     @torch.no_grad()
     def score_images(self, images: Sequence[Any], batch_size: int = 16) -> torch.Tensor:
-        """Scores (N,) of PIL images of any sizes, in batches, without gradients."""
+        """Scores (N,) of PIL images of any sizes, in batches, without gradients; each image is seen as the gallery
+        shows it (`curation.embeddings.pil_to_tensor`: EXIF orientation, transparency on the display background)."""
         from PIL import Image
 
         device = next(self.parameters()).device

@@ -2,7 +2,7 @@
 
 `build_tower("tiny")`, `build_tower("ViT-B-32:openai")` (weights through `generator.perceptors`: its registry, cache
 and offline rules) or `build_tower(TowerConfig)` (a saved tower, random weights, ready for a strict load). The tower
-returns L2-normalised embeddings that every scorer head reads. `pil_to_tensor` is the same preparation on the PIL side.
+returns L2-normalised embeddings that every scorer head reads.
 """
 
 from __future__ import annotations
@@ -200,21 +200,3 @@ def _named_tower_config(model: str, pretrained: str | None) -> TowerConfig:
         mean=tuple(tag_cfg.get("mean", OPENAI_MEAN)), std=tuple(tag_cfg.get("std", OPENAI_STD)),
         interpolation=str(tag_cfg.get("interpolation", "bicubic")),
     )
-
-
-def pil_to_tensor(img: Any, size: int | None = None) -> torch.Tensor:
-    """A PIL image -> (3, H, W) float in [0, 1]; with `size`, shorter side resized to it and centre-cropped square."""
-    import numpy as np
-    from PIL import Image
-
-    img = img.convert("RGB")
-    if size is not None:
-        w, h = img.size
-        scale = size / min(w, h)
-        new_w, new_h = max(size, round(w * scale)), max(size, round(h * scale))
-        if (new_w, new_h) != (w, h):
-            img = img.resize((new_w, new_h), Image.Resampling.BICUBIC)
-        left, top = (new_w - size) // 2, (new_h - size) // 2
-        img = img.crop((left, top, left + size, top + size))
-    array = np.asarray(img, dtype=np.uint8).copy()
-    return torch.from_numpy(array).permute(2, 0, 1).float().div_(255.0)

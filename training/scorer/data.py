@@ -31,8 +31,8 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from curation.embeddings import pil_to_tensor
 from curation.scorer.ratings import N_BINS, SCORE_MAX, SCORE_MIN
-from curation.scorer.tower import pil_to_tensor
 from training.errors import TrainingError
 
 log = logging.getLogger(__name__)
