@@ -66,6 +66,6 @@ def test_size_must_fit_the_vqgan_cell(tmp_path):
 
 
 def test_every_optimizer_name_has_a_class():
-    from generator import config, pipeline
+    from generator import config, loop
 
-    assert set(pipeline.OPTIMIZERS) == set(config.OPTIMIZERS)
+    assert set(loop.OPTIMIZER_CLASSES) == set(config.OPTIMIZERS)
