@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -65,6 +65,34 @@ class ScorerHead(Protocol):
     @classmethod
     def from_config(cls, data: Mapping[str, Any]) -> Self:
         ...
+
+
+class _HeadSettings(Protocol):
+    in_dim: int
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+C = TypeVar("C", bound=_HeadSettings)
+
+
+class ConfiguredHead(nn.Module, Generic[C]):
+    """A head whose settings are one frozen config dataclass (`config_class`, with `in_dim`, `to_dict`, `from_dict`):
+    the `ScorerHead` bookkeeping, written once."""
+
+    config_class: ClassVar[Any]
+    config: C
+
+    @property
+    def in_dim(self) -> int:
+        return self.config.in_dim
+
+    def config_dict(self) -> dict[str, Any]:
+        return self.config.to_dict()
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any]) -> Self:
+        return cls(cls.config_class.from_dict(data))
 
 
 @dataclass(frozen=True)
@@ -121,10 +149,11 @@ def _mlp(in_dim: int, hidden: Sequence[int], activation: str, dropouts: Sequence
     return nn.Sequential(*layers)
 
 
-class DistributionHead(nn.Module):
+class DistributionHead(ConfiguredHead[HeadConfig]):
     """Embedding (B, D) -> probabilities (B, 10) over ratings 1..10. The input is L2-normalised, then scaled."""
 
     kind: ClassVar[str] = "distribution"
+    config_class = HeadConfig
 
     def __init__(self, config: HeadConfig) -> None:
         super().__init__()
@@ -132,17 +161,6 @@ class DistributionHead(nn.Module):
         self.input_scale = config.resolved_input_scale()
         self.trunk = _mlp(config.in_dim, config.hidden, config.activation, config.dropouts())
         self.out = nn.Linear(config.hidden[-1] if config.hidden else config.in_dim, N_BINS)
-
-    @property
-    def in_dim(self) -> int:
-        return self.config.in_dim
-
-    def config_dict(self) -> dict[str, Any]:
-        return self.config.to_dict()
-
-    @classmethod
-    def from_config(cls, data: Mapping[str, Any]) -> DistributionHead:
-        return cls(HeadConfig.from_dict(data))
 
     def logits(self, embeddings: torch.Tensor) -> torch.Tensor:
         check_embeddings(embeddings, self.config.in_dim)

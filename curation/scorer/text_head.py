@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from curation.scorer.errors import ScorerError
+from curation.scorer.heads import ConfiguredHead
 from curation.scorer.model import AestheticScorer
 from curation.scorer.ratings import N_BINS, check_embeddings, distribution_mean
 from curation.scorer.tower import ClipImageTower, TowerConfig, build_tower, load_tower_perceptor
@@ -93,7 +94,7 @@ class TextHeadConfig:
         return cls(**values)
 
 
-class LogitsPerTextHead(nn.Module):
+class LogitsPerTextHead(ConfiguredHead[TextHeadConfig]):
     """Image embeddings (B, D) -> (B, 10) softmax over CLIP's logits against the ten rating prompts.
 
     `prompt_embeddings` (10, D) is a parameter (or, with `learn_prompts=False`, a persistent buffer) and
@@ -102,6 +103,7 @@ class LogitsPerTextHead(nn.Module):
     """
 
     kind: ClassVar[str] = TEXT_HEAD_TYPE
+    config_class = TextHeadConfig
 
     def __init__(self, config: TextHeadConfig) -> None:
         super().__init__()
@@ -112,17 +114,6 @@ class LogitsPerTextHead(nn.Module):
         else:
             self.register_buffer("prompt_embeddings", init)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(config.init_logit_scale)))
-
-    @property
-    def in_dim(self) -> int:
-        return self.config.in_dim
-
-    def config_dict(self) -> dict[str, Any]:
-        return self.config.to_dict()
-
-    @classmethod
-    def from_config(cls, data: Mapping[str, Any]) -> LogitsPerTextHead:
-        return cls(TextHeadConfig.from_dict(data))
 
     @torch.no_grad()
     def set_prompt_embeddings(self, embeddings: torch.Tensor) -> None:
