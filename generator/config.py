@@ -69,7 +69,8 @@ class GenerateConfig:
     init_image: str | None = setting(None, "a photo to distort: the latent starts from its encoding", metavar="PATH")
     init_weight: float = setting(0.0, "pull toward the init image's latent (MSE); 0 lets it drift freely")
     # why: the artist's ~300 x 300, rounded to a multiple of 16
-    size: tuple[int, int] = setting((304, 304), "width and height in pixels, multiples of the VQGAN's cell")
+    size: tuple[int, int] = setting((304, 304), "width and height in pixels, multiples of the VQGAN's cell",
+                                    metavar=("W", "H"))
     # why: the artist found little change after 250-500 steps
     steps: int = setting(300, "optimisation steps (the artist: 250-500 at ~300x300)")
     seed: int = setting(0, "random seed; same seed + settings + device = same image")

@@ -17,7 +17,7 @@ _MISSING: Any = dataclasses.MISSING
 
 
 def setting(default: Any = _MISSING, help: str = "", *, default_factory: Callable[[], Any] | None = None,  # noqa: A002
-            metavar: str | None = None, parse: Callable[[str], Any] | None = None, show: str | None = None,
+            metavar: str | tuple[str, ...] | None = None, parse: Callable[[str], Any] | None = None, show: str | None = None,
             cli: bool = True) -> Any:
     """A dataclass field with what the command line shows for it.
 
