@@ -16,13 +16,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from curation.aligner import Aligner, parse_prompts
+from curation.aligner import Aligner
 from curation.catalog import Catalog, Piece, Theme
 from curation.clusters import auto_k, fuse, kmeans
 from curation.embeddings import EmbeddingCache, encoder_key, load_encoder, load_images
 from curation.selection import Candidate, SelectionPolicy, Verdict, select
 from generator.common.device import resolve_device
 from generator.common.files import file_lock
+from generator.prompts import read_prompts
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ class Curator:
         themes = themes if themes is not None else {t.name: t for t in self.catalog.list_themes()}
         rows: list[Tensor | None] = []
         for p in pieces:
-            emb = self.aligner.prompt_features(p.prompt) if parse_prompts(p.prompt) else None
+            emb = self.aligner.prompt_features(p.prompt) if read_prompts(p.prompt) else None
             if emb is None and p.theme and p.theme in themes:
                 emb = self.aligner.prompt_features(themes[p.theme].prompts)
             rows.append(emb)

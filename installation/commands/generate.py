@@ -19,9 +19,10 @@ from installation.commands._options import add_config_options, given_options
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from generator.config import GenerateConfig  # torch-free: building the parser stays cheap
+    from generator.prompts import SYNTAX
 
-    parser.add_argument("prompts", nargs="*", metavar="PROMPT", help='text prompts "text:weight:stop"; a negative '
-                        'weight pushes away ("blurry:-0.5")')
+    parser.add_argument("prompts", nargs="*", metavar="PROMPT",
+                        help=f"text prompts {SYNTAX}; a negative weight pushes away")
     parser.add_argument("--out", type=Path, default=None, help="folder for the piece (default: generated/<time>)")
     parser.add_argument("--config", type=Path, default=None,
                         help="start from these settings (a piece's settings.json); options given override them")

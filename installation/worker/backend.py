@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from curation.catalog import Piece
+from generator.prompts import split_prompts
 
 if TYPE_CHECKING:
     from curation.curator import CurationRow
@@ -100,4 +101,4 @@ def make_config(values: Mapping[str, Any]) -> GenerateConfig:
 
 def parse_job_prompts(prompt: str) -> tuple[str, ...]:
     """A job's prompt 'a:1 | b:0.6' -> ('a:1', 'b:0.6')."""
-    return tuple(p.strip() for p in prompt.split("|") if p.strip())
+    return split_prompts(prompt)

@@ -10,6 +10,7 @@ from PIL import Image
 
 from installation.cli import main
 from installation.commands.curate import prompt_from_filename
+from installation.worker import parse_job_prompts
 
 
 def test_queue_validates_and_records_settings(studio, capsys: pytest.CaptureFixture[str]) -> None:
@@ -31,6 +32,18 @@ def test_queue_validates_and_records_settings(studio, capsys: pytest.CaptureFixt
     assert "give a prompt" in capsys.readouterr().err
     assert main(["catalog", "jobs", "--studio", root]) == 0
     assert "queued" in capsys.readouterr().out
+
+
+def test_queue_reads_prompts_with_the_one_parser(studio, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(studio.root)
+    assert main(["queue", "--studio", root, "a coral reef:1|blurry:-0.5"]) == 0
+    with studio.catalog() as cat:
+        [job] = cat.list_jobs()
+    assert parse_job_prompts(job.prompt) == ("a coral reef:1", "blurry:-0.5")
+    for bad in ("a reef:abc", "a reef:1:x"):
+        assert main(["queue", "--studio", root, bad]) == 2
+        err = capsys.readouterr().err
+        assert f"prompt {bad!r}: the" in err and "text[:weight[:stop]]" in err and len(err.strip().splitlines()) == 1
 
 
 def test_queue_without_a_studio_says_how_to_make_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
