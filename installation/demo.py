@@ -92,7 +92,7 @@ def run_worker(studio: Studio, settings: dict[str, Any], device: str = "cpu") ->
     from installation.worker import StudioWorker, WorkerOptions
 
     options = WorkerOptions(preset="tiny", device=device, idle_exit=True, sample=False, overrides=settings,
-                            scorer="tiny", encoder="tiny", worker="demo")
+                            scorer="tiny", encoder="tiny", random_curators=True, worker="demo")
     return StudioWorker(studio, options).run()
 
 

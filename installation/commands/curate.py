@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from installation.commands._common import add_studio_argument
+from installation.commands._options import add_config_options, config_from_args
+from installation.worker.options import WorkerOptions
+
+CURATOR_OPTIONS = ("scorer", "encoder", "random_curators")
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
@@ -23,9 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theme", default=None, help="theme of the imported images")
     parser.add_argument("--prompt", default=None,
                         help="prompt of the imported images (default: words of each file name)")
-    parser.add_argument("--scorer", default="tiny", help="aesthetic scorer: tiny, laion-vit-b-32, ... or a path")
-    parser.add_argument("--encoder", default="tiny",
-                        help="aligner encoder: tiny, an open_clip MODEL:PRETRAINED, or a checkpoint path")
+    # the same curator options, defaults and help as `dstrtd studio`
+    add_config_options(parser, WorkerOptions, only=CURATOR_OPTIONS)
     parser.add_argument("--policy", default=None, help="selection policy JSON (default: STUDIO/selection.json)")
     parser.add_argument("--device", default="auto",
                         help="auto (a CUDA GPU if any, else Apple MPS, else cpu), cpu, cuda, cuda:N or mps")
@@ -119,8 +122,9 @@ def run(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy, studio.root)
     with studio.catalog() as cat:
         # the models first: a scorer that cannot load must fail before anything is imported
-        curator = Curator.load(cat, scorer=args.scorer, encoder=args.encoder, policy=policy, device=args.device,
-                               batch_size=args.batch_size)
+        chosen = config_from_args(WorkerOptions, argparse.Namespace(**{k: getattr(args, k) for k in CURATOR_OPTIONS}))
+        curator = Curator.load(cat, scorer=chosen.scorer, encoder=chosen.encoder, policy=policy, device=args.device,
+                               batch_size=args.batch_size, allow_random=chosen.random_curators)
         if args.images:
             folder_pieces, new = import_images(cat, Path(args.images), theme=args.theme, prompt=args.prompt)
             print(f"imported {new} new image(s) from {args.images} ({len(folder_pieces) - new} already in the catalog)")

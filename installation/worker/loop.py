@@ -26,6 +26,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from curation.catalog import Catalog, Job, Piece, default_worker_name
+from curation.defaults import RandomCurators, check_curators
 from curation.studio import Studio, StudioError
 from installation.worker.backend import Backend, PieceCurator, PipelineBackend, is_oom, make_config, parse_job_prompts
 from installation.worker.failures import Failures, model_names, requeue_stale
@@ -121,10 +122,10 @@ class StudioWorker:
             from curation.selection import load_policy
 
             base = self.base_config()
-            scorer = self.options.scorer or ("tiny" if self.options.preset == "tiny" else "laion-vit-b-32")
-            encoder = self.options.encoder or str(base.perceptors[0]).split("@")[0]
+            scorer, encoder = self.options.scorer, self.options.encoder
             log.info("curators: aesthetic %s, aligner %s", scorer, encoder)
             self._curator = Curator.load(self.catalog, scorer=scorer, encoder=encoder, device=str(base.device),
+                                         allow_random=self.options.random_curators,
                                          policy=load_policy(self.options.policy, self.studio.root))
         return self._curator
 
@@ -145,6 +146,11 @@ class StudioWorker:
 
     def startup(self) -> None:
         """Recover from a crash (stale jobs, temporary folders), load the default models, curate leftovers."""
+        if self.options.curate:  # why first: refused before minutes of loading models
+            try:
+                check_curators(self.options.scorer, self.options.encoder, allow_random=self.options.random_curators)
+            except RandomCurators as exc:
+                raise WorkerStop(f"{exc}; or run with --no-curate") from exc
         self.refresh_themes(strict=True)
         if self.options.requeue_running:
             n = self.catalog.requeue_running()
@@ -163,7 +169,7 @@ class StudioWorker:
             try:
                 _ = self.curator
             except Exception as exc:
-                raise WorkerStop(f"cannot load the curators: {exc}. Pass --scorer/--encoder (e.g. tiny), or run "
+                raise WorkerStop(f"cannot load the curators: {exc}. Pass --scorer/--encoder, or run "
                                  f"with --no-curate and `dstrtd curate` later") from exc
             leftovers = self.catalog.list_pieces("generated")
             if leftovers:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from installation.cli import main
+from curation.defaults import DEFAULT_ENCODER, DEFAULT_SCORER
+from installation.cli import build_parser, main
 from installation.commands.curate import prompt_from_filename
 from installation.worker import parse_job_prompts
+
+RANDOM = ["--scorer", "tiny", "--encoder", "tiny", "--random-curators"]  # the tests say so: random curators decide
 
 
 def test_queue_validates_and_records_settings(studio, capsys: pytest.CaptureFixture[str]) -> None:
@@ -66,7 +70,7 @@ def test_curate_a_folder_then_list_and_show(studio, tmp_path: Path, capsys: pyte
     folder = _images(tmp_path / "imgs")
     (studio.root / "selection.json").write_text(json.dumps({"min_aesthetic": 1.0, "min_alignment": -1.0,
                                                             "duplicate_cosine": 0.99999}))
-    assert main(["curate", "--studio", root, "--images", str(folder), "--theme", "wetland"]) == 0
+    assert main(["curate", "--studio", root, "--images", str(folder), "--theme", "wetland", *RANDOM]) == 0
     out = capsys.readouterr().out
     assert "skipped broken.png: not a readable image" in out
     assert "imported 3 new image(s)" in out
@@ -74,7 +78,7 @@ def test_curate_a_folder_then_list_and_show(studio, tmp_path: Path, capsys: pyte
     assert header.split() == ["slug", "aesthetic", "alignment", "cluster", "decision", "reasons"]
     assert "aesthetic" in out and "≥ 1.00" in out and "featured" in out
     # again: nothing new, nothing to curate
-    assert main(["curate", "--studio", root, "--images", str(folder)]) == 0
+    assert main(["curate", "--studio", root, "--images", str(folder), *RANDOM]) == 0
     assert "imported 0 new image(s) from" in capsys.readouterr().out
 
     assert main(["catalog", "list", "--studio", root, "--json"]) == 0
@@ -98,7 +102,7 @@ def test_curate_a_folder_then_list_and_show(studio, tmp_path: Path, capsys: pyte
 
 
 def test_curate_with_nothing_waiting(studio, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["curate", "--studio", str(studio.root)]) == 0
+    assert main(["curate", "--studio", str(studio.root), *RANDOM]) == 0
     assert "nothing to curate" in capsys.readouterr().out
 
 
@@ -119,7 +123,7 @@ def test_studio_command_runs_queued_jobs_on_tiny(studio, capsys: pytest.CaptureF
     root = str(studio.root)
     assert main(["queue", "--studio", root, "--theme", "coral-reef", "--seed", "3"]) == 0
     assert main(["studio", "--studio", root, "--preset", "tiny", "--device", "cpu", "--idle-exit", "--no-sample",
-                 "--size", "48", "48", "--steps", "3", "--cutn", "4"]) == 0
+                 *RANDOM, "--size", "48", "48", "--steps", "3", "--cutn", "4"]) == 0
     capsys.readouterr()
     assert main(["catalog", "list", "--studio", root, "--json"]) == 0
     [piece] = json.loads(capsys.readouterr().out)
@@ -146,3 +150,42 @@ def test_studio_stops_on_missing_or_corrupt_weights(studio, weights: str, monkey
     with studio.catalog() as cat:
         [job] = cat.list_jobs()
         assert (job.status, job.attempts) == ("queued", 0)  # untouched: the worker stopped before claiming
+
+
+@pytest.mark.parametrize("command", ["curate", "studio"])
+def test_curate_and_studio_share_the_curator_defaults_shown_in_help(command: str) -> None:
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    text = " ".join(action.choices[command].format_help().split())
+    assert f"(default: {DEFAULT_SCORER})" in text and f"(default: {DEFAULT_ENCODER})" in text
+    assert "--random-curators" in text
+
+
+@pytest.mark.parametrize("curators", [[], ["--scorer", "tiny"], ["--encoder", "tiny"],
+                                      ["--encoder", "ViT-B-32:random"]])
+def test_random_curators_never_decide_a_studio_unasked(studio, tmp_path: Path, curators: list[str],
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DSTRTD_OFFLINE", "1")  # the real curators' weights are not here: the defaults stop on that
+    root = str(studio.root)
+    folder = _images(tmp_path / "imgs")
+    code = main(["curate", "--studio", root, "--images", str(folder), *curators])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    if curators:  # random weights asked for without --random-curators
+        assert "random weights" in err and "--random-curators" in err and "--scorer laion-vit-b-32" in err
+    else:  # the defaults are the real curators, the same as the studio's
+        assert "laion" in err and "random" not in err
+    with studio.catalog() as cat:
+        assert cat.list_pieces() == []  # refused before importing or deciding anything
+
+
+def test_studio_refuses_random_curators_before_loading_models(studio, capsys: pytest.CaptureFixture[str],
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    root = str(studio.root)
+    assert main(["queue", "--studio", root, "a coral reef:1"]) == 0
+    assert main(["studio", "--studio", root, "--preset", "tiny", "--device", "cpu", "--idle-exit", "--no-sample",
+                 "--scorer", "tiny", "--encoder", "tiny"]) == 2
+    assert "random weights" in caplog.text and "--random-curators" in caplog.text
+    assert "loading models" not in caplog.text
+    with studio.catalog() as cat:
+        assert [j.status for j in cat.list_jobs()] == ["queued"]
