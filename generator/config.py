@@ -21,6 +21,7 @@ from generator import registry
 from generator.common.fields import known_keys, setting
 from generator.errors import GeneratorError
 from generator.prompts import SYNTAX, parse_noise_prompt, parse_prompt, parse_prompts, parse_schedule, split_prompts
+from generator.vqgan_config import check_size, named_config
 
 Optimizer = Literal["adam", "adamw", "adamax", "adagrad", "radam", "nadam", "rmsprop", "sgd"]
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
@@ -142,7 +143,11 @@ class GenerateConfig:
         if self.device == "cpu" and self.precision in ("fp16", "bf16"):
             raise GeneratorError(f"precision {self.precision} is not offered on CPU (bf16 runs >300x slower there); "
                                  "use fp32 or auto")
-        registry.entry("presets", self.preset)  # raises with the known names
+        preset = registry.entry("presets", self.preset)  # raises with the known names
+        vqgan = named_config(self.vqgan or preset["vqgan"])
+        if vqgan is not None:  # why here: `dstrtd queue` refuses what a worker would fail on, before it is queued
+            check_size(self.size, vqgan.factor, f"VQGAN {vqgan.name!r} of preset {self.preset!r} works in "
+                                                f"{vqgan.factor}-pixel cells")
         parse_prompts(self.prompts)
         for p in self.image_prompts:
             parse_prompt(p, "image prompt")

@@ -121,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     studio.sync_themes()
     policy = load_policy(args.policy, studio.root)
     with studio.catalog() as cat:
+        if args.images and args.theme:
+            cat.require_theme(args.theme)  # why first: before minutes of loading models
         # the models first: a scorer that cannot load must fail before anything is imported
         chosen = config_from_args(WorkerOptions, argparse.Namespace(**{k: getattr(args, k) for k in CURATOR_OPTIONS}))
         curator = Curator.load(cat, scorer=chosen.scorer, encoder=chosen.encoder, policy=policy, device=args.device,

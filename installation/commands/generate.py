@@ -67,15 +67,17 @@ def run(args: argparse.Namespace) -> int:
 
     from generator.config import GenerateConfig
     from generator.errors import WeightsUnavailable
-    from generator.outputs import write_piece
+    from generator.outputs import check_output_folder, write_piece
     from generator.pipeline import check, load_models
     from generator.pipeline import run as run_pipeline
 
-    config = check(GenerateConfig.from_dict(settings_from_args(args), source="the options"))
+    config = GenerateConfig.from_dict(settings_from_args(args), source="the options")
+    out = args.out or Path("generated") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    check_output_folder(out)  # why before the rest: a piece that cannot be written is not worth generating
+    config = check(config)  # the memory a step needs, the image files: before any model loads
     threads = args.threads if args.threads is not None else (1 if config.vqgan.startswith("tiny") else None)
     if threads:
         torch.set_num_threads(threads)
-    out = args.out or Path("generated") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
     bars: dict[str, tqdm] = {}
 

@@ -35,9 +35,12 @@ def run(args: argparse.Namespace) -> int:
     with studio.catalog() as cat:
         prompts = list(args.prompts)
         if not prompts:
-            theme = cat.get_theme(args.theme) if args.theme else None
-            if theme is None or not theme.prompts:
-                raise CommandError("give a prompt ('a coral reef:1') or a --theme with prompts")
+            if not args.theme:
+                raise CommandError("give a prompt ('a coral reef:1') or a --theme whose prompts to use")
+            theme = cat.require_theme(args.theme)
+            if not theme.prompts:
+                raise CommandError(f"theme {args.theme!r} has no prompts: it was retired, being gone from "
+                                   f"{studio.themes_path.name}; add it back there, or give prompts")
             prompts = [*theme.prompts, *theme.negative_prompts]
         prompt = " | ".join(p.strip() for p in prompts if p.strip())
         _validate(prompt, settings)
@@ -54,12 +57,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _validate(prompt: str, settings: dict[str, Any]) -> None:
-    """Check the settings against the generator's config now, not when the worker gets to them."""
+    """Check the settings against the generator's config now, not when the worker gets to them: the prompts, the
+    numbers, and the size against the cells of the job's preset (the generator's default preset when the job names
+    none, as a worker started without --preset runs it)."""
     from generator.common.errors import DstrtdError
+    from generator.config import DEFAULT_PRESET
     from installation.errors import CommandError
     from installation.worker import make_config, parse_job_prompts
 
     try:
-        make_config({"preset": "tiny", **settings, "prompts": list(parse_job_prompts(prompt))})
+        make_config({**settings, "prompts": list(parse_job_prompts(prompt))})
     except (DstrtdError, ValueError, TypeError) as exc:
-        raise CommandError(f"invalid job settings: {exc}") from exc
+        note = "" if "preset" in settings else (f" (checked for the default preset {DEFAULT_PRESET}: give --preset "
+                                                "NAME when the worker runs another)")
+        raise CommandError(f"invalid job settings: {exc}{note}") from exc
