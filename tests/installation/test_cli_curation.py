@@ -50,6 +50,31 @@ def test_queue_reads_prompts_with_the_one_parser(studio, capsys: pytest.CaptureF
         assert f"prompt {bad!r}: the" in err and "text[:weight[:stop]]" in err and len(err.strip().splitlines()) == 1
 
 
+def test_queue_checks_the_size_against_the_jobs_preset(studio, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(studio.root)
+    assert main(["queue", "--studio", root, "a reef:1", "--size", "100", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "size 100x100 is not a multiple of 16" in err and "preset 'imagenet_16384'" in err and "--preset" in err
+    assert main(["queue", "--studio", root, "a reef:1", "--size", "100", "100", "--preset", "tiny"]) == 2
+    assert "size 100x100 is not a multiple of 8 (VQGAN 'tiny' of preset 'tiny'" in capsys.readouterr().err
+    assert main(["queue", "--studio", root, "a reef:1", "--size", "104", "104", "--preset", "tiny"]) == 0
+    with studio.catalog() as cat:
+        assert [j.settings["size"] for j in cat.list_jobs()] == [[104, 104]]
+
+
+def test_unknown_and_retired_themes_have_their_own_message(studio, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(studio.root)
+    assert main(["queue", "--studio", root, "--theme", "dunes"]) == 2
+    assert "unknown theme 'dunes'; known themes: coral-reef, glacier, old-growth-forest, wetland" in \
+        capsys.readouterr().err
+    assert main(["curate", "--studio", root, "--images", str(_images(tmp_path / "imgs")), "--theme", "dunes"]) == 2
+    assert "unknown theme 'dunes'" in capsys.readouterr().err  # before the curators load: none is named here
+    studio.themes_path.write_text('[[theme]]\nname = "kelp"\nprompts = ["a kelp forest:1"]\n')
+    assert main(["queue", "--studio", root, "--theme", "glacier"]) == 2
+    assert "theme 'glacier' has no prompts: it was retired" in capsys.readouterr().err
+
+
 def test_queue_without_a_studio_says_how_to_make_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["queue", "--studio", str(tmp_path / "none"), "x:1"]) == 2
     assert "dstrtd init" in capsys.readouterr().err
