@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from curation.catalog import Catalog, CatalogError, Theme, control_characters
-from generator.common.files import write_text_atomic
+from generator.common.files import read_text, write_text_atomic
 from generator.errors import GeneratorError
 from generator.prompts import parse_prompts
 
@@ -106,11 +106,9 @@ class Studio:
         if not self.themes_path.is_file():
             return []
         try:
-            data = tomllib.loads(self.themes_path.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_text(self.themes_path, "themes file", StudioError))
         except tomllib.TOMLDecodeError as exc:
             raise StudioError(f"{self.themes_path}: not valid TOML ({exc})") from exc
-        except UnicodeDecodeError as exc:
-            raise StudioError(f"{self.themes_path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
         except OSError as exc:
             raise StudioError(f"{self.themes_path}: cannot be read ({exc.strerror or exc})") from exc
         if "theme" not in data:
