@@ -48,14 +48,17 @@ def prompt_from_filename(path: Path) -> str:
     return " ".join(words)
 
 
-def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | None) -> tuple[list[Any], int]:
-    """Import every image of `folder` as a 'generated' piece (PNG); returns (pieces of the folder, how many new).
-    An image already in the catalog (same PNG bytes) is not imported twice."""
+def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | None
+                  ) -> tuple[list[Any], int, dict[str, str]]:
+    """Import every image of `folder` as a 'generated' piece (PNG of the pixels a visitor sees: upright, sRGB,
+    transparency on the display background); returns (pieces of the folder, how many new, {file: why skipped}).
+    An image already in the catalog (same PNG bytes) is not imported twice; a file that cannot be read (broken, or
+    a decompression bomb over `MAX_PIXELS`) is skipped and the import goes on."""
     import io
 
-    from PIL import Image, UnidentifiedImageError
-
     from curation.catalog import CatalogError
+    from generator.common.errors import UnreadableImage
+    from generator.common.images import open_rgb
 
     if not folder.is_dir():
         raise CatalogError(f"--images {folder}: not a folder")
@@ -65,14 +68,13 @@ def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | No
     import hashlib
 
     by_sha = {p.sha256: p for p in cat.list_pieces()}
-    pieces, new = [], 0
+    pieces, new, skipped = [], 0, {}
     for path in paths:
         try:
-            with Image.open(path) as im:
-                im.load()
-                rgb = im.convert("RGBA" if im.mode in ("RGBA", "LA", "P") else "RGB")
-        except (UnidentifiedImageError, OSError) as exc:
-            print(f"skipped {path.name}: not a readable image ({exc})")
+            rgb = open_rgb(path).image
+        except UnreadableImage as exc:
+            skipped[path.name] = str(exc)
+            print(f"skipped {path.name}: {exc}")
             continue
         buf = io.BytesIO()
         rgb.save(buf, format="PNG")
@@ -87,7 +89,7 @@ def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | No
         by_sha[sha] = piece
         pieces.append(piece)
         new += 1
-    return pieces, new
+    return pieces, new, skipped
 
 
 def format_rows(rows: list[Any]) -> str:
@@ -128,8 +130,9 @@ def run(args: argparse.Namespace) -> int:
         curator = Curator.load(cat, scorer=chosen.scorer, encoder=chosen.encoder, policy=policy, device=args.device,
                                batch_size=args.batch_size, allow_random=chosen.random_curators)
         if args.images:
-            folder_pieces, new = import_images(cat, Path(args.images), theme=args.theme, prompt=args.prompt)
-            print(f"imported {new} new image(s) from {args.images} ({len(folder_pieces) - new} already in the catalog)")
+            folder_pieces, new, skipped = import_images(cat, Path(args.images), theme=args.theme, prompt=args.prompt)
+            print(f"imported {new} new image(s) from {args.images} ({len(folder_pieces) - new} already in the catalog"
+                  + (f"; {len(skipped)} skipped: {', '.join(skipped)}" if skipped else "") + ")")
             pieces = [p for p in (cat.get_piece(fp.id) for fp in folder_pieces) if p and p.status == "generated"]
         else:
             pieces = cat.list_pieces("generated")

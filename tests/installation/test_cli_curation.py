@@ -126,6 +126,33 @@ def test_curate_a_folder_then_list_and_show(studio, tmp_path: Path, capsys: pyte
     assert main(["catalog", "check", "--studio", root]) == 0
 
 
+def test_a_decompression_bomb_is_skipped_and_the_import_goes_on(studio, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(folder / "a-red-reef.png")
+    Image.new("1", (15000, 15000)).save(folder / "b-bomb.png")  # 225 Mpx in a few kB: Pillow calls it a bomb
+    Image.new("RGB", (40, 30), (30, 30, 200)).save(folder / "c-blue-ice.png")
+    code = main(["curate", "--studio", str(studio.root), "--images", str(folder), *RANDOM])
+    out, err = capsys.readouterr()
+    assert code == 0 and "Traceback" not in err and "unexpected error" not in err, err
+    assert "skipped b-bomb.png: " in out and "decompression bomb" in out
+    assert "imported 2 new image(s)" in out and "1 skipped: b-bomb.png" in out
+    with studio.catalog() as cat:
+        assert sorted(p.prompt for p in cat.list_pieces()) == ["a red reef", "c blue ice"]
+
+
+def test_curate_on_a_missing_gpu_is_one_line(studio, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    assert main(["curate", "--studio", str(studio.root), "--device", "cuda", *RANDOM]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("dstrtd curate: error: device 'cuda' asked for, but torch sees no CUDA GPU here; use --device "
+                           "cpu or auto")
+
+
 def test_curate_with_nothing_waiting(studio, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["curate", "--studio", str(studio.root), *RANDOM]) == 0
     assert "nothing to curate" in capsys.readouterr().out
