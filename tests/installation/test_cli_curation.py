@@ -149,8 +149,8 @@ def test_curate_on_a_missing_gpu_is_one_line(studio, capsys: pytest.CaptureFixtu
         pytest.skip("this machine has a CUDA GPU")
     assert main(["curate", "--studio", str(studio.root), "--device", "cuda", *RANDOM]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == ("dstrtd curate: error: device 'cuda' asked for, but torch sees no CUDA GPU here; use --device "
-                           "cpu or auto")
+    assert err.strip() == ("dstrtd curate: error: device 'cuda' asked for, but torch sees no CUDA GPU here; use "
+                           "--device cpu or auto")
 
 
 def test_curate_with_nothing_waiting(studio, capsys: pytest.CaptureFixture[str]) -> None:
