@@ -28,7 +28,7 @@ TITLE_CHARS = 60  # why: a title made from a prompt stays one line on a phone, a
 
 __all__ = [
     "BASE_URL_ENV", "DEFAULT_BASE_URL", "IMAGE_FILE", "LOSS_FILE", "PIECE_ROUTE", "THUMBNAIL_FILE", "PublicView",
-    "base_url", "image_url", "piece_path", "piece_prompts", "piece_reflection", "piece_title", "piece_url",
+    "base_url", "clipped", "image_url", "piece_path", "piece_prompts", "piece_reflection", "piece_title", "piece_url",
     "prompt_words", "public_view", "short_text", "theme_title",
 ]
 
@@ -60,6 +60,18 @@ def short_text(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
+
+
+def clipped(text: str, limit: int) -> str:
+    """`text` as it is when it has at most `limit` characters, else cut at a word boundary (line breaks kept) to at
+    most `limit` with an ellipsis; a word longer than `limit` is cut inside. Linear in `limit`, whatever `text` is."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    cut = max(head.rfind(" "), head.rfind("\n"))
+    if cut > limit // 2:  # why: a boundary far back would throw away most of what fits
+        head = head[:cut]
+    return head.rstrip(" \n,;:.") + "…"
 
 
 def prompt_words(spec: str) -> tuple[str, float]:
