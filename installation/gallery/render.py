@@ -170,6 +170,22 @@ class Renderer:
                 alpha = round((frame.alpha if current is None else max(0.0, 2.0 * frame.alpha - 1.0)) * 255)
                 self._draw_overlays(pieces[frame.incoming], frame.overlays, alpha)
 
+    def draw_message(self, title: str, text: str) -> None:
+        """A notice in the middle of an otherwise empty screen (the same panel as the overlays), e.g. when there is
+        nothing to show: a technician passing by must not mistake it for a dead screen."""
+        self.screen.fill(self.config.background)
+        key = ("message", title, text)
+        if key not in self._overlays:
+            lay = self.layout
+            inner = max(1, min(lay.measure, self.size[0] - 2 * self.margin) - 2 * lay.pad_x)
+            bold, body = self._font(lay.title_px, bold=True), self._font(lay.body_px)
+            blocks = [(bold, wrap(title, inner, lambda s: bold.size(s)[0], TITLE_LINES), lay.title_advance),
+                      (body, wrap(text, inner, lambda s: body.size(s)[0], BODY_LINES), lay.body_advance)]
+            self._overlays[key] = _panel([b for b in blocks if b[1]], lay)
+        panel = self._overlays[key]
+        if panel is not None:
+            self.screen.blit(panel, panel.get_rect(center=(self.size[0] // 2, self.size[1] // 2)))
+
     def _blit(self, surface: pygame.Surface, view: View, alpha: int, layer: int) -> None:
         if alpha <= 0:
             return
