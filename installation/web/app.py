@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from curation import public
 from curation.catalog import CatalogError
 from installation.web.deps import CatalogSource
+from installation.web.proxies import ForwardedFor
 from installation.web.render import error_page
 from installation.web.routers import control, media, pages, pieces, review, review_studio, themes
 from installation.web.settings import WebSettings, WebSettingsError
@@ -236,6 +237,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(SubPath, prefix=settings.root_path)
+    app.add_middleware(ForwardedFor, proxies=settings.proxies)  # outermost: every part sees the visitor's address
     # a piece's page and files live under the prefix its QR codes encode, read now from its one home; review: the
     # artist's pages, which send their own Content-Security-Policy (forms post to the site itself)
     routers = [(pages.piece_router, public.PIECE_ROUTE), (media.piece_router, public.PIECE_ROUTE),

@@ -29,7 +29,8 @@ from installation.web.settings import TOKEN_ENV, WebSettings
 COOKIE = "dstrtd_review"
 SESSION_S = 12 * 3600  # why: one working day in the gallery; a lost phone's session dies overnight
 LOGIN_FAILURES = 5  # failed logins per window and client: the token is long, guessing it needs millions
-LOGIN_FAILURES_ALL = 50  # per window from everyone together: forged X-Forwarded-For headers meet this cap
+LOGIN_FAILURES_ALL = 50  # wrong tokens per window from everyone together (guesses from many addresses); a right
+#                          token is never held back by it
 LOGIN_WINDOW_S = 60.0
 
 
@@ -87,11 +88,13 @@ def csrf_token(token: str, session_value: str) -> str:
 
 
 class LoginGuard:
-    """Failed logins per `window_s` seconds: at most `per_client` from one client (its address and, behind a proxy,
-    the X-Forwarded-For it sends) and `overall` from everyone, so one stranger guessing cannot lock the artist out.
+    """Failed logins per `window_s` seconds: at most `per_client` from one client (its address: the connection's, or
+    behind a trusted proxy the visitor's; never a header taken on trust) and `overall` from everyone.
 
-    `attempt` counts a login as failed before the token is compared and `succeeded` takes it back: a burst of
-    concurrent guesses cannot all pass the check before any of them is recorded.
+    A client over its own cap waits, right token or not: it is the one guessing. The overall cap holds back wrong
+    tokens only (`overall_wait`, asked after the comparison): a right token always gets in, so guesses from many
+    addresses cannot lock the artist out. `attempt` counts a login as failed before the token is compared and
+    `succeeded` takes it back: a burst of concurrent guesses cannot all pass the check before any of them is recorded.
     """
 
     def __init__(self, per_client: int = LOGIN_FAILURES, overall: int = LOGIN_FAILURES_ALL,
@@ -119,8 +122,6 @@ class LoginGuard:
             mine = self._by_client.get(client, deque())
             if len(mine) >= self.per_client:
                 return mine[0] + self.window_s - now
-            if len(self._all) >= self.overall:
-                return self._all[0] + self.window_s - now
             mine.append(now)
             self._by_client[client] = mine
             self._all.append(now)
@@ -132,6 +133,14 @@ class LoginGuard:
             for times in (self._by_client.get(client), self._all):
                 if times is not None and now in times:
                     times.remove(now)
+
+    def overall_wait(self, now: float) -> float:
+        """Seconds until the failures from everyone fall back to the overall cap (0: they are within it); asked
+        about a wrong token only."""
+        with self._lock:
+            self._prune(now)
+            excess = len(self._all) - self.overall
+            return self._all[excess - 1] + self.window_s - now if excess > 0 else 0.0
 
 
 def login_guard(request: Request) -> LoginGuard:
@@ -194,7 +203,6 @@ CsrfDep = Annotated[Session, Depends(require_csrf)]
 
 
 def client_of(request: Request) -> str:
-    """Who a login comes from, for the throttle and the log: the address and, behind a proxy, X-Forwarded-For."""
-    host = request.client.host if request.client else "?"
-    forwarded = request.headers.get("x-forwarded-for")
-    return f"{host} (forwarded for {forwarded[:100]})" if forwarded else host
+    """Who a login comes from, for the throttle and the log: the connection's address, which behind a trusted proxy
+    is already the visitor's (`installation.web.proxies.ForwardedFor`); a forged X-Forwarded-For changes nothing."""
+    return request.client.host if request.client else "?"

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from installation.errors import InstallationError
+from installation.web.proxies import TrustedProxies, parse_networks
 
 TOKEN_ENV = "DSTRTD_WEB_TOKEN"
 API_MAX_LIMIT = 100  # why: one JSON page stays under ~100 kB
@@ -51,6 +52,9 @@ class WebSettings:
     token: str | None = field(default=None, repr=False)  # None: control endpoints answer 403
     max_body_bytes: int = 64 * 1024  # why: control requests are a few hundred bytes; more is a mistake or an attack
     page_size: int = 24  # why: a multiple of 2, 3 and 4, so the index grid's rows are full on phone and desktop
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks: "127.0.0.1", "10.0.0.0/8"); none by
+    # default, because anyone can send the header and it decides whom the login throttle holds back.
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "studio", Path(self.studio))
@@ -63,12 +67,21 @@ class WebSettings:
             object.__setattr__(self, "token", None)
         if self.max_body_bytes < 1024:
             raise WebSettingsError(f"max_body_bytes must be at least 1024, not {self.max_body_bytes}")
+        object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
+        self.proxies  # noqa: B018 - refuses a malformed address now, not at the first request
         if not 1 <= self.page_size <= API_MAX_LIMIT:
             raise WebSettingsError(f"page_size must be between 1 and {API_MAX_LIMIT}, not {self.page_size}")
 
     @property
     def control_enabled(self) -> bool:
         return self.token is not None
+
+    @property
+    def proxies(self) -> TrustedProxies:
+        try:
+            return TrustedProxies(parse_networks(self.trusted_proxies))
+        except ValueError as exc:
+            raise WebSettingsError(f"{exc}; give --trusted-proxies the address of your reverse proxy") from None
 
     @property
     def root_path(self) -> str:

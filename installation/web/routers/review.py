@@ -215,6 +215,12 @@ def login_form(request: Request, settings: SettingsDep) -> Response:
     return _login_page(settings)
 
 
+def _too_many(settings: WebSettings, wait: float) -> HTMLResponse:
+    page = _login_page(settings, f"Too many failed logins; try again in {int(wait) + 1} seconds.", 429)
+    page.headers["Retry-After"] = str(int(wait) + 1)
+    return page
+
+
 @router.post("/login", summary="Log in with the control token; sets the session cookie")
 def login(request: Request, settings: SettingsDep, form: FormDep) -> Response:
     token = review_token(settings)
@@ -223,11 +229,14 @@ def login(request: Request, settings: SettingsDep, form: FormDep) -> Response:
     wait = guard.attempt(client, now)
     if wait > 0:
         log.warning("review login refused: too many failed logins (from %s)", client)
-        page = _login_page(settings, f"Too many failed logins; try again in {int(wait) + 1} seconds.", 429)
-        page.headers["Retry-After"] = str(int(wait) + 1)
-        return page
+        return _too_many(settings, wait)
     given = form.get("token", "").strip()
     if not hmac.compare_digest(given.encode(), token.encode()):
+        crowd = guard.overall_wait(now)
+        if crowd > 0:  # guesses from many addresses: wrong tokens wait (a right one never does)
+            log.warning("failed review login from %s (more than %d in %.0f s from everywhere)", client,
+                        guard.overall, guard.window_s)
+            return _too_many(settings, crowd)
         log.warning("failed review login from %s", client)
         return _login_page(settings, "That is not the control token.", 401)
     guard.succeeded(client, now)

@@ -26,10 +26,12 @@ PUBLIC_CSP = dict(SECURITY_HEADERS)[b"content-security-policy"].decode()
 CSRF_RE = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
 
-def review_client(root: Path, token: str | None = TOKEN, base_url: str = BASE) -> TestClient:
+def review_client(root: Path, token: str | None = TOKEN, base_url: str = BASE, *, client: str = "testclient",
+                  trusted_proxies: tuple[str, ...] = ()) -> TestClient:
     # why https: the cookie is Secure on an https base URL, and a client only sends it back over https
-    return TestClient(create_app(WebSettings(studio=root, base_url=base_url, token=token)),
-                      base_url="https://testserver", follow_redirects=False)
+    settings = WebSettings(studio=root, base_url=base_url, token=token, trusted_proxies=trusted_proxies)
+    return TestClient(create_app(settings), base_url="https://testserver", follow_redirects=False,
+                      client=(client, 50000))
 
 
 def login(client: TestClient, prefix: str = "", name: str = "Ana") -> None:
@@ -107,6 +109,46 @@ def test_failed_logins_are_throttled(studio: Studio, pieces: dict[str, Piece]) -
             assert c.post("/review/login", data={"token": "guess"}).status_code == 401
         r = c.post("/review/login", data={"token": TOKEN})  # even the right one waits out the window
         assert r.status_code == 429 and int(r.headers["retry-after"]) > 0 and "set-cookie" not in r.headers
+
+
+def test_forged_forwarded_headers_cannot_lock_the_artist_out(studio: Studio, pieces: dict[str, Piece]) -> None:
+    """Fifty wrong logins, each with a forged X-Forwarded-For: they all count against the one address they come from,
+    and the artist, elsewhere, gets in."""
+    app = create_app(WebSettings(studio=studio.root, base_url=BASE, token=TOKEN))
+    with TestClient(app, base_url="https://testserver", follow_redirects=False, client=("203.0.113.9", 4711)) as c:
+        answers = {c.post("/review/login", data={"token": "guess"},
+                          headers={"x-forwarded-for": f"10.0.{i}.{i}"}).status_code for i in range(50)}
+        assert answers == {401, 429}
+    with TestClient(app, base_url="https://testserver", follow_redirects=False, client=("198.51.100.7", 4711)) as c:
+        assert c.post("/review/login", data={"token": TOKEN}).status_code == 303
+
+
+def test_a_right_token_gets_in_past_the_overall_cap(studio: Studio, pieces: dict[str, Piece]) -> None:
+    app = create_app(WebSettings(studio=studio.root, base_url=BASE, token=TOKEN))
+    for i in range(60):  # guesses from sixty real addresses: the overall cap is reached
+        with TestClient(app, base_url="https://testserver", follow_redirects=False,
+                        client=(f"203.0.113.{i}", 4711)) as c:
+            c.post("/review/login", data={"token": "guess"})
+    with TestClient(app, base_url="https://testserver", follow_redirects=False, client=("198.51.100.7", 4711)) as c:
+        wrong = c.post("/review/login", data={"token": "guess"})
+        assert wrong.status_code == 429 and int(wrong.headers["retry-after"]) > 0, "wrong tokens wait"
+        assert c.post("/review/login", data={"token": TOKEN}).status_code == 303, "a right one never does"
+
+
+def test_behind_a_trusted_proxy_each_visitor_is_throttled_alone(studio: Studio, pieces: dict[str, Piece]) -> None:
+    with review_client(studio.root, client="10.0.0.1", trusted_proxies=("10.0.0.1",)) as c:
+        for _ in range(5):
+            assert c.post("/review/login", data={"token": "guess"},
+                          headers={"x-forwarded-for": "6.6.6.6, 203.0.113.9"}).status_code == 401
+        assert c.post("/review/login", data={"token": TOKEN},
+                      headers={"x-forwarded-for": "1.1.1.1, 203.0.113.9"}).status_code == 429, "the same visitor"
+        assert c.post("/review/login", data={"token": TOKEN},
+                      headers={"x-forwarded-for": "198.51.100.7"}).status_code == 303, "another visitor"
+    with review_client(studio.root, client="10.0.0.1") as c:  # not configured: the proxy is one client
+        for i in range(5):
+            c.post("/review/login", data={"token": "guess"}, headers={"x-forwarded-for": f"203.0.113.{i}"})
+        assert c.post("/review/login", data={"token": TOKEN},
+                      headers={"x-forwarded-for": "198.51.100.7"}).status_code == 429
 
 
 def test_each_tab_lists_its_pieces_with_scores_and_the_latest_decision(rc: TestClient, studio: Studio,
