@@ -1,9 +1,11 @@
-"""The review pages' sessions: signed cookies, the CSRF field of every form, and the login throttle.
+"""The review pages' sessions: signed cookies recorded on the server, the CSRF field of every form, the login throttle.
 
 `/review/login` takes the control token (`WebSettings.token`) once and sets a session cookie holding
-`<expires>.<nonce>.<name>.<hmac>`, signed with a key derived from the token (the token itself never leaves the
-server again; a new token ends every session). Each form carries a CSRF field, an HMAC of the session value; a POST
-without it is refused. Refusals are `ReviewRefused`, which the review routes answer with a short page.
+`<expires>.<id>.<name>.<hmac>`, signed with a key derived from the token (the token itself never leaves the
+server again; a new token ends every session). The session's id is also recorded in the studio
+(`installation.web.session_store`): a cookie counts only while its id is there, so logging out ends the session for
+every copy of the cookie, and a restart of the web ends none. Each form carries a CSRF field, an HMAC of the session
+value; a POST without it is refused. Refusals are `ReviewRefused`, which the review routes answer with a short page.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 
+from generator.common.errors import LockTimeout
 from installation.errors import InstallationError
 from installation.web.deps import SettingsDep
+from installation.web.session_store import SESSIONS_FILE, SessionStore
 from installation.web.settings import TOKEN_ENV, WebSettings
 
 COOKIE = "dstrtd_review"
@@ -63,6 +68,8 @@ class Session:
     value: str  # the cookie's value
     name: str  # who logged in
     csrf: str  # the hidden field every form of the session carries
+    id: str = ""  # recorded on the server while the session is open
+    expires: int = 0  # Unix time
 
 
 def check_session(token: str, value: str | None, now: float | None = None) -> Session | None:
@@ -73,14 +80,14 @@ def check_session(token: str, value: str | None, now: float | None = None) -> Se
     if not hmac.compare_digest(signature.encode(), _sign(token, payload).encode()):
         return None
     expires, _, rest = payload.partition(".")
-    _nonce, _, who = rest.partition(".")
+    session_id, _, who = rest.partition(".")
     try:
         if int(expires) <= (time.time() if now is None else now):
             return None
         name = base64.urlsafe_b64decode(who + "=" * (-len(who) % 4)).decode()
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
-    return Session(value, name, csrf_token(token, value))
+    return Session(value, name, csrf_token(token, value), session_id, int(expires))
 
 
 def csrf_token(token: str, session_value: str) -> str:
@@ -163,8 +170,50 @@ def review_token(settings: WebSettings) -> str:
     return settings.token
 
 
-def require_session(request: Request, settings: SettingsDep) -> Session:
+def session_store(request: Request) -> SessionStore:
+    """The app's record of open sessions, in its studio (made on first use)."""
+    state = request.app.state
+    with _guard_lock:
+        if not hasattr(state, "review_sessions"):
+            state.review_sessions = SessionStore(Path(state.settings.studio) / SESSIONS_FILE)
+    return state.review_sessions
+
+
+def current_session(request: Request, settings: WebSettings) -> Session | None:
+    """The session of the request's cookie when it is signed with the current token, unexpired and still open."""
     session = check_session(review_token(settings), request.cookies.get(COOKIE))
+    if session is None or not session_store(request).active(session.id, time.time()):
+        return None
+    return session
+
+
+def open_session(request: Request, settings: WebSettings, name: str) -> str:
+    """A new session for `name`, recorded in the studio; the cookie's value. `ReviewRefused` (503) when the studio
+    cannot be written."""
+    token = review_token(settings)
+    now = time.time()
+    value = make_session(token, name, now=now)
+    session = check_session(token, value, now=now)
+    assert session is not None
+    try:
+        session_store(request).add(session.id, name, session.expires, now)
+    except (OSError, LockTimeout) as exc:
+        raise ReviewRefused(503, f"The session could not be recorded in the studio ({exc}); check that `dstrtd web` "
+                                 "may write to the studio folder.", login_link=False) from None
+    return value
+
+
+def end_session(request: Request, session: Session) -> None:
+    """Forget `session` on the server: every copy of its cookie stops working."""
+    try:
+        session_store(request).revoke(session.id, time.time())
+    except (OSError, LockTimeout) as exc:
+        raise ReviewRefused(503, f"The session could not be ended in the studio ({exc}); check that `dstrtd web` "
+                                 "may write to the studio folder.", login_link=False) from None
+
+
+def require_session(request: Request, settings: SettingsDep) -> Session:
+    session = current_session(request, settings)
     if session is None:
         raise ReviewRefused(403, "This needs a review session: log in with the control token (sessions last "
                            f"{SESSION_S // 3600} hours).")

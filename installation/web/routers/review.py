@@ -31,10 +31,11 @@ from installation.web.review_session import (
     ReviewRefused,
     Session,
     SessionDep,
-    check_session,
     client_of,
+    current_session,
+    end_session,
     login_guard,
-    make_session,
+    open_session,
     review_token,
 )
 from installation.web.routers.media import _thumbnail
@@ -210,7 +211,7 @@ def review(settings: SettingsDep, catalogs: CatalogsDep, session: SessionDep, st
 def login_form(request: Request, settings: SettingsDep) -> Response:
     # why: SameSite=Strict keeps the cookie off a link followed from another site (a chat app); the refusal page links
     # here, and this same-site request carries it, so a logged-in artist goes straight on
-    if check_session(review_token(settings), request.cookies.get(COOKIE)) is not None:
+    if current_session(request, settings) is not None:
         return RedirectResponse(settings.href("/review"), 303, headers=PRIVATE)
     return _login_page(settings)
 
@@ -242,14 +243,17 @@ def login(request: Request, settings: SettingsDep, form: FormDep) -> Response:
     guard.succeeded(client, now)
     name = " ".join(form.get("name", "").split())[:NAME_MAX] or "the artist"
     response = RedirectResponse(settings.href("/review"), 303, headers=PRIVATE)
-    response.set_cookie(COOKIE, make_session(token, name), max_age=SESSION_S, path=settings.href("/review"),
+    response.set_cookie(COOKIE, open_session(request, settings, name), max_age=SESSION_S,
+                        path=settings.href("/review"),
                         secure=settings.base_url.startswith("https://"), httponly=True, samesite="strict")
     log.info("review login by %s from %s", name, client)
     return response
 
 
-@router.post("/logout", summary="End the session: clears the cookie")
-def logout(settings: SettingsDep, session: CsrfDep) -> Response:
+@router.post("/logout", summary="End the session on the server (every copy of its cookie) and clear the cookie")
+def logout(request: Request, settings: SettingsDep, session: CsrfDep) -> Response:
+    end_session(request, session)
+    log.info("review logout by %s", session.name)
     response = RedirectResponse(settings.href("/review/login"), 303, headers=PRIVATE)
     response.delete_cookie(COOKIE, path=settings.href("/review"), secure=settings.base_url.startswith("https://"),
                            httponly=True, samesite="strict")

@@ -17,6 +17,7 @@ from curation.studio import Studio
 from installation.web import WebSettings, create_app
 from installation.web.app import SECURITY_HEADERS
 from installation.web.review_session import COOKIE, SESSION_S, check_session, csrf_token, make_session
+from installation.web.session_store import SESSIONS_FILE
 from installation.web.settings import WebSettingsError
 
 from .proxy import PREFIX, SUB_BASE, Proxy, links
@@ -265,15 +266,17 @@ def test_title_and_reflection_are_set_cleared_and_bounded(rc: TestClient, studio
     assert rc.post("/review/nope/title", data=form | {"title": "x"}).status_code == 404
 
 
-@pytest.mark.parametrize("kind", ["expired", "other-token", "tampered", "garbage"])
+@pytest.mark.parametrize("kind", ["expired", "other-token", "tampered", "garbage", "never-opened"])
 def test_an_expired_or_forged_cookie_is_refused(studio: Studio, pieces: dict[str, Piece], kind: str) -> None:
-    good = make_session(TOKEN, "Ana")
-    value = {"expired": make_session(TOKEN, "Ana", now=time.time() - SESSION_S - 1),
-             "other-token": make_session("another-token", "Ana"),
-             "tampered": good.replace(good.split(".")[0], str(int(good.split(".")[0]) + 10**6), 1),
-             "garbage": "x.y.z"}[kind]
     draft = pieces["draft"]
     with review_client(studio.root) as c:
+        login(c)
+        good = c.cookies[COOKIE]
+        c.cookies.clear()
+        value = {"expired": make_session(TOKEN, "Ana", now=time.time() - SESSION_S - 1),
+                 "other-token": make_session("another-token", "Ana"),
+                 "tampered": good.replace(good.split(".")[0], str(int(good.split(".")[0]) + 10**6), 1),
+                 "garbage": "x.y.z", "never-opened": make_session(TOKEN, "Ana")}[kind]
         assert c.get("/review", headers={"cookie": f"{COOKIE}={good}"}).status_code == 200  # the probe works
         sent = {"cookie": f"{COOKIE}={value}"}
         assert c.get("/review", headers=sent).status_code == 403
@@ -292,6 +295,33 @@ def test_logout_clears_the_cookie(rc: TestClient) -> None:
     cookie = r.headers["set-cookie"]
     assert cookie.startswith(f'{COOKIE}=""') and "Max-Age=0" in cookie and "Path=/review" in cookie
     assert COOKIE not in rc.cookies and rc.get("/review").status_code == 403
+
+
+def test_logout_ends_the_session_for_every_copy_of_the_cookie(rc: TestClient, studio: Studio) -> None:
+    copied = rc.cookies[COOKIE]  # e.g. read off a lost phone, or by anyone who saw it once
+    token = csrf(rc.get("/review").text)
+    assert rc.post("/review/logout", data={"csrf": token}).status_code == 303
+    with review_client(studio.root) as other:
+        r = other.get("/review", headers={"cookie": f"{COOKIE}={copied}"})
+        assert r.status_code == 403 and "log in" in r.text
+        r = other.post("/review/logout", headers={"cookie": f"{COOKIE}={copied}"}, data={"csrf": token})
+        assert r.status_code == 403
+
+
+def test_sessions_survive_a_restart_of_the_web_and_the_store_holds_no_session_id(studio: Studio,
+                                                                                 pieces: dict[str, Piece]) -> None:
+    with review_client(studio.root) as first:
+        login(first, name="Ana")
+        cookie = first.cookies[COOKIE]
+    store = studio.root / SESSIONS_FILE
+    session = check_session(TOKEN, cookie)
+    assert session is not None and session.id and session.id not in store.read_text()
+    with review_client(studio.root) as restarted:  # a new app, as after `systemctl restart`
+        page = restarted.get("/review", headers={"cookie": f"{COOKIE}={cookie}"})
+        assert page.status_code == 200 and "Logged in as Ana." in page.text
+    store.unlink()  # deleting the file logs everyone out
+    with review_client(studio.root) as after:
+        assert after.get("/review", headers={"cookie": f"{COOKIE}={cookie}"}).status_code == 403
 
 
 def test_unpublished_thumbnails_only_for_a_session(rc: TestClient, studio: Studio, pieces: dict[str, Piece]) -> None:

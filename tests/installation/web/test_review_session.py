@@ -54,3 +54,26 @@ def test_forwarded_for_is_believed_from_trusted_proxies_only() -> None:
     assert proxies.client("10.0.0.1", "1.2.3.4:55") == "1.2.3.4"
     with pytest.raises(ValueError, match="'proxy.local' is not an IP address"):
         parse_networks(["proxy.local"])
+
+
+def test_the_session_store_forgets_expired_and_excess_sessions_and_survives_a_broken_file(tmp_path) -> None:
+    from installation.web import session_store
+    from installation.web.session_store import SessionStore
+
+    store = SessionStore(tmp_path / "sessions.json")
+    store.add("a", "Ana", expires=100.0, now=10.0)
+    store.add("b", "Bo", expires=50.0, now=20.0)
+    assert store.active("a", 30.0) and store.active("b", 30.0) and not store.active("c", 30.0)
+    assert not store.active("b", 50.0), "expired"
+    store.add("c", "Cy", expires=200.0, now=60.0)  # a write drops the expired ones
+    assert store.count(60.0) == 2 and '"Bo"' not in (tmp_path / "sessions.json").read_text()
+    store.revoke("a", 61.0)
+    assert not store.active("a", 61.0) and SessionStore(tmp_path / "sessions.json").active("c", 61.0)
+    limit = session_store.MAX_SESSIONS
+    for i in range(limit + 5):
+        store.add(f"s{i}", "x", expires=10_000.0, now=100.0 + i)
+    assert store.count(100.0) == limit and not store.active("s0", 100.0) and store.active(f"s{limit + 4}", 100.0)
+    (tmp_path / "sessions.json").write_text("{not json")
+    assert not store.active(f"s{limit + 4}", 100.0), "a broken file lets no one in"
+    store.add("d", "Di", expires=300.0, now=100.0)
+    assert store.active("d", 100.0)
