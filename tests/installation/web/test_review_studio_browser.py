@@ -12,9 +12,8 @@ import pytest
 from curation.catalog import Piece
 from curation.studio import Studio
 from installation.web import WebSettings, create_app
-from installation.web.review_session import make_session
 
-from .support import BASE, TOKEN, serve
+from .support import BASE, TOKEN, recorded_session, serve
 from .test_browser import PHONE, bright_rows, colour_box, screenshot
 from .test_review_browser import WithSession, _keep
 
@@ -43,7 +42,7 @@ def site(studio: Studio, pieces: dict[str, Piece]):
         cat.enqueue("a glacier under a blue sky:1 | text, watermark:-0.5", theme="glacier", priority=2)
         cat.enqueue("old-growth forest, moss:1", theme="old-growth-forest")
     app = create_app(WebSettings(studio=studio.root, base_url=BASE, token=TOKEN))
-    with serve(WithSession(app, make_session(TOKEN, "Ana"))) as url:
+    with serve(WithSession(app, recorded_session(studio.root))) as url:
         yield url
 
 
