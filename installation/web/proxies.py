@@ -12,8 +12,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+if TYPE_CHECKING:  # why: the settings import this module, and `dstrtd --help` builds every parser
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_HOPS = 20  # why: a real chain is one or two proxies; a header with more is read only this far

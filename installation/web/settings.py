@@ -55,6 +55,10 @@ class WebSettings:
     # Reverse proxies whose X-Forwarded-For is believed (addresses or networks: "127.0.0.1", "10.0.0.0/8"); none by
     # default, because anyone can send the header and it decides whom the login throttle holds back.
     trusted_proxies: tuple[str, ...] = ()
+    # Larger images get no thumbnail (a 404), refused from the file's header before anything is decoded, as the
+    # gallery refuses them (its max_pixels); why 40 Mpx: any generated piece and almost any camera photo fits, and
+    # three thumbnails decoding at once stay near half a gigabyte
+    max_pixels: int = 40_000_000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "studio", Path(self.studio))
@@ -69,6 +73,8 @@ class WebSettings:
             raise WebSettingsError(f"max_body_bytes must be at least 1024, not {self.max_body_bytes}")
         object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
         self.proxies  # noqa: B018 - refuses a malformed address now, not at the first request
+        if self.max_pixels < 1:
+            raise WebSettingsError(f"max_pixels must be at least 1, not {self.max_pixels}")
         if not 1 <= self.page_size <= API_MAX_LIMIT:
             raise WebSettingsError(f"page_size must be between 1 and {API_MAX_LIMIT}, not {self.page_size}")
 

@@ -38,7 +38,7 @@ from installation.web.review_session import (
     open_session,
     review_token,
 )
-from installation.web.routers.media import _thumbnail
+from installation.web.routers.media import thumbnail_jpeg
 from installation.web.settings import WebSettings
 from installation.web.views import format_score
 
@@ -331,14 +331,14 @@ def set_reflection(slug: str, settings: SettingsDep, catalogs: CatalogsDep, sess
 
 
 @router.get("/p/{slug}/thumb.jpg", summary="Any piece's thumbnail, for the review page", response_class=Response)
-def thumbnail(slug: str, catalogs: CatalogsDep, session: SessionDep) -> Response:
+def thumbnail(slug: str, settings: SettingsDep, catalogs: CatalogsDep, session: SessionDep) -> Response:
     with catalogs.read() as cat:
         piece = _piece(cat, slug)
         path = catalogs.piece_file(cat, piece) if piece is not None else None
     if piece is None or path is None:
         return Response(status_code=404, headers=PRIVATE)
     try:
-        data = _thumbnail(path, piece.sha256)
+        data = thumbnail_jpeg(path, piece.sha256, settings.max_pixels)
     except Exception as exc:  # why: as on the public thumbnails, an unreadable file is a 404, not a 500
         log.warning("cannot make a thumbnail of %s: %s", path, exc)
         return Response(status_code=404, headers=PRIVATE)
