@@ -11,7 +11,9 @@ built from it as it is, links inside the site add its path (`WebSettings.href`).
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +28,28 @@ BASE_URL_ENV = "DSTRTD_BASE_URL"
 DEFAULT_BASE_URL = "http://localhost:8000"
 TITLE_CHARS = 60  # why: a title made from a prompt stays one line on a phone, a poster and the gallery panel
 
+# What the public may read of a piece's settings (the API's "settings"): how it was made, the generator's settings and
+# what it recorded. Everything else stays in the studio: the worker's name (host:pid), its job and bookkeeping, where
+# an imported photo lay on disk. Why an allow-list: a key added later stays private until someone decides otherwise
+# (tests/installation/test_public_face.py holds the generator's settings to it).
+PUBLIC_SETTINGS = frozenset({
+    # generator.config.GenerateConfig
+    "prompts", "image_prompts", "noise_prompts", "schedule", "init_image", "init_weight", "size", "steps", "seed",
+    "cutn", "cut_pow", "cutout_mode", "augments", "noise_fac", "lr", "optimizer", "plateau_patience",
+    "plateau_min_delta", "lr_drop", "auto_stop", "preset", "vqgan", "perceptors", "device", "precision", "compile",
+    "save_every",
+    # what generate() records beside them
+    "models", "weights_sha256", "loss_terms", "steps_done", "stopped_early", "final_loss", "frame_steps", "versions",
+    "seconds", "created",
+})
+_ABSOLUTE_PATH = re.compile(r"^(?:/|~|[A-Za-z]:[\\/]|\\\\)")
+_SETTINGS_DEPTH = 6
+
 __all__ = [
-    "BASE_URL_ENV", "DEFAULT_BASE_URL", "IMAGE_FILE", "LOSS_FILE", "PIECE_ROUTE", "THUMBNAIL_FILE", "PublicView",
+    "BASE_URL_ENV", "DEFAULT_BASE_URL", "IMAGE_FILE", "LOSS_FILE", "PIECE_ROUTE", "PUBLIC_SETTINGS", "THUMBNAIL_FILE",
+    "PublicView",
     "base_url", "clipped", "image_url", "piece_path", "piece_prompts", "piece_reflection", "piece_title", "piece_url",
-    "prompt_words", "public_view", "short_text", "theme_title",
+    "prompt_words", "public_name", "public_settings", "public_view", "short_text", "theme_title",
 ]
 
 
@@ -112,6 +132,33 @@ def piece_title(piece: Piece, theme: Theme | None) -> str:
         text = prompts[0][0]
         return short_text(text[:1].upper() + text[1:], TITLE_CHARS)
     return piece.slug
+
+
+def public_name(value: str) -> str:
+    """A model or file name as the public may see it: an absolute local path becomes its last component."""
+    if _ABSOLUTE_PATH.match(value):
+        return re.split(r"[\\/]", value.rstrip("\\/"))[-1] or value
+    return value
+
+
+def _public_value(value: Any, depth: int) -> Any:
+    if depth > _SETTINGS_DEPTH:
+        return None
+    if isinstance(value, str):
+        return public_name(value)
+    if isinstance(value, Mapping):
+        return {str(k): _public_value(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_public_value(v, depth + 1) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN
+    return value
+
+
+def public_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A piece's settings as the public may read them: the `PUBLIC_SETTINGS` keys only, local paths reduced to file
+    names (they say nothing to a visitor and much to an intruder), NaN and infinities as null."""
+    return {str(k): _public_value(v, 1) for k, v in settings.items() if k in PUBLIC_SETTINGS}
 
 
 def theme_title(theme: Theme) -> str:

@@ -7,8 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from curation.catalog import Piece, Theme
-from curation.public import LOSS_FILE, THUMBNAIL_FILE, base_url, piece_path, public_view
-from installation.web.views import public_settings
+from curation.public import LOSS_FILE, THUMBNAIL_FILE, base_url, piece_path, public_settings, public_view
 
 
 class PieceOut(BaseModel):
@@ -31,7 +30,8 @@ class PieceOut(BaseModel):
 
 class PieceDetailOut(PieceOut):
     loss_curve: str | None
-    settings: dict[str, Any] = Field(description="how it was made; local paths reduced to file names")
+    settings: dict[str, Any] = Field(description="how it was made (curation.public.PUBLIC_SETTINGS); local paths "
+                                                 "reduced to file names")
 
 
 class PiecePageOut(BaseModel):

@@ -6,12 +6,11 @@ Its title, reflection and addresses are `curation.public`'s, shared with every o
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from curation.catalog import Piece
-from curation.public import piece_prompts, short_text
+from curation.public import piece_prompts, public_name, short_text
 
 SERIES_LINE = "Is your perception DSTRTD (distorted)?"
 AI_LINE = "This image was created by Artificial Intelligence."
@@ -22,30 +21,7 @@ ABOUT_TEXT = ("DSTRTD is a series of computer-generated snapshots of nature mean
               "perception of the natural world is shaped by our dependence on digital media. Each piece is motivated "
               "by a different consequence of climate change.")
 
-_ABSOLUTE_PATH = re.compile(r"^(?:/|~|[A-Za-z]:[\\/]|\\\\)")
 _MAX_TEXT = 400  # why: settings are ours, but a runaway value must not turn a phone page into a wall of text
-
-
-def public_name(value: str) -> str:
-    """A model or file name as the public may see it: an absolute local path becomes its last component."""
-    if _ABSOLUTE_PATH.match(value):
-        return re.split(r"[\\/]", value.rstrip("\\/"))[-1] or value
-    return value
-
-
-def public_settings(value: Any, depth: int = 0) -> Any:
-    """The settings with local paths reduced to file names (they say nothing to a visitor and much to an intruder)."""
-    if depth > 6:
-        return None
-    if isinstance(value, str):
-        return public_name(value)
-    if isinstance(value, Mapping):
-        return {str(k): public_settings(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [public_settings(v, depth + 1) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN
-    return value
 
 
 def plain(value: Any) -> str:
