@@ -78,7 +78,8 @@ def test_the_api_never_shows_the_workers_host_or_pid(client: TestClient, studio)
                               settings=settings, status="accepted")
     body = client.get(f"/api/pieces/{piece.slug}").text
     shown = client.get(f"/api/pieces/{piece.slug}").json()["settings"]
-    assert host not in body and f":{pid}" not in body and "failed_seeds" not in body and "job_id" not in body
+    assert worker not in body and f"{host}:" not in body and f"/home/{host}" not in body and f":{pid}" not in body
+    assert "failed_seeds" not in body and "job_id" not in body and "worker" not in shown
     from curation.public import PUBLIC_SETTINGS
 
     assert set(shown) <= PUBLIC_SETTINGS and shown["steps"] == 250 and shown["versions"] == {"python": "3.11.7"}
