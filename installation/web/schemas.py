@@ -73,6 +73,7 @@ def piece_detail_out(piece: Piece, theme: Theme | None, base: str, has_loss: boo
 
 # -- control requests: strict types (no "3" for 3), unknown fields refused, every size bounded --------------------
 
+PRIORITY_MIN, PRIORITY_MAX = -100, 100  # a job's priority; higher runs first
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=_PRINTABLE)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=_PRINTABLE)]
@@ -87,7 +88,7 @@ class _Strict(BaseModel):
 class QueueIn(_Strict):
     prompt: Line = Field(description="what to generate, e.g. 'a coral reef:1'")
     theme: Name | None = None
-    priority: int = Field(0, ge=-100, le=100)
+    priority: int = Field(0, ge=PRIORITY_MIN, le=PRIORITY_MAX)
     settings: dict[Name, Setting] = Field(default_factory=dict, max_length=32,
                                           description="overrides for the generator's settings, e.g. {\"steps\": 300}")
 
