@@ -17,8 +17,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from curation.catalog import Piece, Theme, piece_reflection
+from curation.errors import CurationError
 
 PIECE_ROUTE = "/p"  # the path of the pieces' pages inside the site; printed posters carry it: never change it lightly
 IMAGE_FILE = "image.png"  # a page's image, thumbnail and loss curve: <piece path>/<file>
@@ -42,20 +44,68 @@ PUBLIC_SETTINGS = frozenset({
     "models", "weights_sha256", "loss_terms", "steps_done", "stopped_early", "final_loss", "frame_steps", "versions",
     "seconds", "created",
 })
+# why: the base URL's path is matched against request paths and written into every link and QR code, so only plain
+# URL path characters (RFC 3986 pchar, percent-escapes included); anything else must be written percent-encoded
+_SEGMENT = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+")
 _ABSOLUTE_PATH = re.compile(r"^(?:/|~|[A-Za-z]:[\\/]|\\\\)")
 _SETTINGS_DEPTH = 6
 
 __all__ = [
     "BASE_URL_ENV", "DEFAULT_BASE_URL", "IMAGE_FILE", "LOSS_FILE", "PIECE_ROUTE", "PUBLIC_SETTINGS", "THUMBNAIL_FILE",
-    "PublicView",
-    "base_url", "clipped", "image_url", "piece_path", "piece_prompts", "piece_reflection", "piece_title", "piece_url",
-    "prompt_words", "public_name", "public_settings", "public_view", "short_text", "theme_title",
+    "BaseUrlError", "PublicView", "base_url", "base_url_path", "check_base_url", "checked_base_url", "clipped",
+    "image_url", "piece_path", "piece_prompts", "piece_reflection", "piece_title", "piece_url", "prompt_words",
+    "public_name", "public_settings", "public_view", "short_text", "theme_title",
 ]
+
+
+class BaseUrlError(CurationError):
+    """A base URL no visitor could reach the pages at; the message says what is wrong and what a good one looks like."""
 
 
 def base_url(explicit: str | None = None) -> str:
     """Where the public pages live: `explicit`, else $DSTRTD_BASE_URL, else http://localhost:8000 (no final slash)."""
     return (explicit or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+
+
+def base_url_path(url: str) -> str:
+    """The path of the base URL `url` with no trailing slash: "" at the root of a host, "/dstrtd" for
+    https://museum.example/dstrtd. `BaseUrlError` for a query, a fragment, empty or dot segments and characters a
+    path cannot hold as they are."""
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise BaseUrlError(f"base_url must not hold a query or a fragment, not {url!r}")
+    path = parts.path.rstrip("/")
+    for segment in path.split("/")[1:]:
+        if segment in ("", ".", "..") or not _SEGMENT.fullmatch(segment):
+            raise BaseUrlError(f"base_url's path {parts.path!r} is not a plain sub-path such as /dstrtd (no empty "
+                               f"or dot segments; other characters percent-encoded)")
+    return path
+
+
+def check_base_url(url: str) -> str:
+    """`url` without a final slash when visitors can reach pages under it (what `dstrtd web`, the gallery's and the
+    posters' QR codes and the social posts all require): http:// or https://, a host, no spaces, a plain sub-path;
+    else `BaseUrlError` saying why."""
+    base = url.rstrip("/")
+    try:
+        netloc = urlsplit(base).netloc
+    except ValueError:  # e.g. an unclosed [ of an IPv6 host
+        netloc = ""
+    if not base.startswith(("http://", "https://")) or any(c.isspace() for c in base) or not netloc:
+        raise BaseUrlError(f"base_url must be an http:// or https:// address without spaces, such as "
+                           f"https://dstrtd.example or https://museum.example/dstrtd, not {base!r}")
+    base_url_path(base)
+    return base
+
+
+def checked_base_url(explicit: str | None = None) -> str:
+    """`base_url(explicit)` checked by `check_base_url`; a refusal names $DSTRTD_BASE_URL if the value came from it."""
+    try:
+        return check_base_url(base_url(explicit))
+    except BaseUrlError as exc:
+        if explicit or not os.environ.get(BASE_URL_ENV):
+            raise
+        raise BaseUrlError(f"{exc} (from ${BASE_URL_ENV})") from None
 
 
 def piece_path(slug: str, file: str = "") -> str:

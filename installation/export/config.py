@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
-from curation.public import BASE_URL_ENV, DEFAULT_BASE_URL
+from curation.public import BASE_URL_ENV, DEFAULT_BASE_URL, BaseUrlError, checked_base_url
 from generator.common.fields import setting
 from installation.export.errors import ExportError
 from installation.export.paper import NAMED_SIZES_MM, parse_size
@@ -33,6 +33,13 @@ def _check_colour(value: str, what: str) -> None:
         ImageColor.getrgb(value)
     except ValueError:
         raise ExportError(f"{what} {value!r} is not a colour (try '#ffffff' or 'black')") from None
+
+
+def _check_base_url(value: str | None) -> None:
+    try:
+        checked_base_url(value)  # the QR codes' and captions' address: a visitor must be able to open it
+    except BaseUrlError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _check_choice(config: Any, name: str, kind: Any) -> None:
@@ -91,6 +98,7 @@ class PosterConfig:
         if not (self.pdf or self.png):
             raise ExportError("nothing to write: enable the PDF, the PNG or both")
         _check_colour(self.background, "background")
+        _check_base_url(self.base_url)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,6 +124,7 @@ class SocialConfig:
         if not 50 <= self.quality <= 100:
             raise ExportError(f"quality must be between 50 and 100, not {self.quality}")
         _check_colour(self.background, "background")
+        _check_base_url(self.base_url)
 
     @property
     def size(self) -> tuple[int, int]:
