@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from curation.catalog import Piece, Theme, piece_reflection
 from curation.errors import CurationError
+from curation.photos import Photo, piece_photo
 
 PIECE_ROUTE = "/p"  # the path of the pieces' pages inside the site; printed posters carry it: never change it lightly
 IMAGE_FILE = "image.png"  # a page's image, thumbnail and loss curve: <piece path>/<file>
@@ -43,6 +44,8 @@ PUBLIC_SETTINGS = frozenset({
     # what generate() records beside them
     "models", "weights_sha256", "loss_terms", "steps_done", "stopped_early", "final_loss", "frame_steps", "versions",
     "seconds", "created",
+    # an imported photograph (curation.photos): what it is and whom to credit
+    "kind", "credit", "licence",
 })
 # why: the base URL's path is matched against request paths and written into every link and QR code, so only plain
 # URL path characters (RFC 3986 pchar, percent-escapes included); anything else must be written percent-encoded
@@ -52,9 +55,9 @@ _SETTINGS_DEPTH = 6
 
 __all__ = [
     "BASE_URL_ENV", "DEFAULT_BASE_URL", "IMAGE_FILE", "LOSS_FILE", "PIECE_ROUTE", "PUBLIC_SETTINGS", "THUMBNAIL_FILE",
-    "BaseUrlError", "PublicView", "base_url", "base_url_path", "check_base_url", "checked_base_url", "clipped",
+    "BaseUrlError", "Photo", "PublicView", "base_url", "base_url_path", "check_base_url", "checked_base_url", "clipped",
     "image_url", "piece_path", "piece_prompts", "piece_reflection", "piece_title", "piece_url", "prompt_words",
-    "public_name", "public_settings", "public_view", "short_text", "theme_title",
+    "piece_photo", "public_name", "public_settings", "public_view", "short_text", "theme_title",
 ]
 
 
@@ -226,10 +229,11 @@ class PublicView:
     path: str  # inside the site: "/p/<slug>"
     url: str  # absolute: what its QR codes encode
     image_url: str
+    photo: Photo | None = None  # an imported photograph, with whom to credit; None: the computer made it
 
 
 def public_view(piece: Piece, theme: Theme | None, base: str | None = None) -> PublicView:
     """What the public reads about `piece` of `theme`, with addresses under `base` (as `base_url`)."""
     return PublicView(slug=piece.slug, title=piece_title(piece, theme), reflection=piece_reflection(piece, theme),
                       path=piece_path(piece.slug), url=piece_url(piece.slug, base),
-                      image_url=image_url(piece.slug, base))
+                      image_url=image_url(piece.slug, base), photo=piece_photo(piece.settings))

@@ -268,7 +268,7 @@ class Renderer:
 
     def _overlay(self, piece: PieceInfo, kind: str, qr_rect: pygame.Rect | None = None) -> pygame.Surface | None:
         # why the words are in the key: a title or reflection edited in the catalog redraws the panel at once
-        key = (piece.id, kind) if kind == "qr" else (piece.id, kind, piece.title, piece.reflection)
+        key = (piece.id, kind) if kind == "qr" else (piece.id, kind, piece.title, piece.reflection, piece.credit)
         if key not in self._overlays:
             self._overlays[key] = self._make_qr(piece) if kind == "qr" else self._make_text(piece, kind, qr_rect)
         return self._overlays[key]
@@ -299,6 +299,10 @@ class Renderer:
             font = self._font(lay.title_px, bold=True)
             blocks.append((font, balanced_wrap(piece.title, inner, lambda s: font.size(s)[0], TITLE_LINES),
                            lay.title_advance))
+        if "title" in kind and piece.credit:  # a photograph: whose, right under its name
+            credit_font = self._font(lay.body_px)
+            blocks.append((credit_font, wrap(piece.credit, inner, lambda s: credit_font.size(s)[0], 1),
+                           lay.body_advance))
         if "reflection" in kind and piece.reflection:
             font = self._font(lay.body_px)
             blocks.append((font, wrap(piece.reflection, inner, lambda s: font.size(s)[0], BODY_LINES),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.catalog import PUBLIC_STATUSES, Catalog, CatalogError
+from curation.photos import piece_photo
 from curation.public import clipped, piece_reflection, piece_title
 from installation.gallery.order import PieceInfo
 
@@ -52,10 +53,12 @@ def read_pieces(catalog: Catalog, score_curator: str = "aesthetic") -> list[Piec
             continue
         theme = themes.get(piece.theme or "")
         group = f"cluster {clusters[piece.id]}" if piece.id in clusters else f"theme {piece.theme or '-'}"
+        photo = piece_photo(piece.settings)
         out.append(PieceInfo(
             id=piece.id, slug=piece.slug, path=str(path), sha256=piece.sha256,
             title=_printable(piece_title(piece, theme), TITLE_CHARS),
             reflection=_printable(piece_reflection(piece, theme), REFLECTION_CHARS),
+            credit=_printable(photo.byline, TITLE_CHARS) if photo is not None else "",
             featured=piece.status == "featured", score=piece.scores.get(score_curator), group=group,
         ))
     return out

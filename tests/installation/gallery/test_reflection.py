@@ -96,3 +96,35 @@ def test_every_text_the_display_reads_is_cut_to_a_stated_length(studio) -> None:
     assert shown[themed.id].title == "T" * (TITLE_CHARS - 1) + "…", "a theme's title has no limit of its own"
     reflection = shown[themed.id].reflection
     assert len(reflection) <= REFLECTION_CHARS and reflection.endswith("word…")
+
+
+def test_a_photograph_is_credited_under_its_title_on_screen(studio, monkeypatch) -> None:
+    import pygame
+
+    import installation.gallery.render as render_module
+    from curation.photos import photo_settings
+    from installation.gallery.order import PieceInfo
+
+    with studio.catalog() as cat:
+        photo = cat.add_piece({"image.png": _png((30, 90, 40))}, prompt="Path", title="Path", status="accepted",
+                              settings={"imported_from": "/x/Path.jpg", **photo_settings("Risto Saukonpää", "LGPLv3")})
+        made = _add(studio, (200, 20, 20))
+        shown = {p.id: p.credit for p in read_pieces(cat)}
+    assert shown == {photo.id: "Photograph by Risto Saukonpää (LGPLv3)", made.id: ""}
+
+    pygame.display.init()
+    size = (960, 540)
+    renderer = render_module.Renderer(pygame.display.set_mode(size), GalleryConfig(windowed=size), physical_px=size)
+    lines: list[str] = []
+    real_panel = render_module._panel
+
+    def recording(blocks, lay):  # the lines the panel is drawn with, in order
+        lines.extend(line for _, block, _ in blocks for line in block)
+        return real_panel(blocks, lay)
+
+    monkeypatch.setattr(render_module, "_panel", recording)
+    credited = PieceInfo(photo.id, photo.slug, "/x.png", "s", title="Path", credit=shown[photo.id])
+    tall = renderer._make_text(credited, "title+reflection", None)
+    plain = renderer._make_text(PieceInfo(made.id, made.slug, "/y.png", "t", title="Path"), "title", None)
+    assert lines == ["Path", "Photograph by Risto Saukonpää (LGPLv3)", "Path"]
+    assert tall.get_height() > plain.get_height()
