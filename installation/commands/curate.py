@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoder", default="tiny",
                         help="aligner encoder: tiny, an open_clip MODEL:PRETRAINED, or a checkpoint path")
     parser.add_argument("--policy", default=None, help="selection policy JSON (default: STUDIO/selection.json)")
-    parser.add_argument("--device", default="auto", help="auto (a CUDA GPU if any, else cpu), cpu, cuda, cuda:N")
+    parser.add_argument("--device", default="auto",
+                        help="auto (a CUDA GPU if any, else Apple MPS, else cpu), cpu, cuda, cuda:N or mps")
     parser.add_argument("--batch-size", dest="batch_size", type=int, default=16)
     parser.add_argument("--rescore", action="store_true", help="score again even where scores exist")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
