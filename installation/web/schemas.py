@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from curation.catalog import Piece, Theme
 from curation.public import LOSS_FILE, THUMBNAIL_FILE, base_url, piece_path, public_settings, public_view
+from installation.job_settings import PRIORITY_MAX, PRIORITY_MIN
 
 
 class PieceOut(BaseModel):
@@ -73,7 +74,6 @@ def piece_detail_out(piece: Piece, theme: Theme | None, base: str, has_loss: boo
 
 # -- control requests: strict types (no "3" for 3), unknown fields refused, every size bounded --------------------
 
-PRIORITY_MIN, PRIORITY_MAX = -100, 100  # a job's priority; higher runs first
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=_PRINTABLE)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=_PRINTABLE)]

@@ -152,3 +152,13 @@ def test_imported_images_are_recorded_as_photographs_with_their_photographer(stu
         "Path": ("photo", "Risto Saukonpää", "LGPLv3"), "Dragonfly": ("photo", "Bolly", "CC BY 4.0"),
         "reef at dawn": ("photo", "Ana Lúcia", "CC BY 4.0")}
     assert all(s["imported_from"].startswith(str(folder)) for s in found.values())
+
+
+def test_queue_refuses_what_the_worker_would_refuse(studio, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(studio.root)
+    assert main(["queue", "--studio", root, "a reef:1", "--priority", "1000"]) == 2
+    assert "priority must be a whole number from -100 to 100, not 1000" in capsys.readouterr().err
+    assert main(["queue", "--studio", root, "a reef \ud800:1"]) == 2
+    assert "lone surrogate" in capsys.readouterr().err
+    with studio.catalog() as cat:
+        assert cat.list_jobs() == []

@@ -21,11 +21,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from curation.catalog import Catalog, CatalogError, Job, Theme
 from curation.public import short_text, theme_title
 from curation.studio import StudioError
+from installation.job_settings import PRIORITY_MAX, PRIORITY_MIN, JobSettingsError, check_job
 from installation.web.deps import CatalogsDep, SettingsDep, valid_slug
 from installation.web.render import Safe, fragment, join, render
 from installation.web.review_session import CsrfDep, FormDep, Session, SessionDep
 from installation.web.routers.review import PRIVATE, ReviewRoute, private_page, tab_links
-from installation.web.schemas import PRIORITY_MAX, PRIORITY_MIN
 from installation.web.settings import WebSettings
 
 log = logging.getLogger(__name__)
@@ -226,10 +226,11 @@ def queue(settings: SettingsDep, catalogs: CatalogsDep, session: CsrfDep, form: 
         if not (count_text.isascii() and count_text.isdigit()) or not 1 <= int(count_text) <= QUEUE_MAX:
             return refuse(422, f"The number of pieces must be 1 to {QUEUE_MAX}, not {short_text(count_text, 20)!r}.")
         count, prompt = int(count_text), theme_prompt(theme)
-        try:
-            ids = [cat.enqueue(prompt, theme=theme.name) for _ in range(count)]  # as /api/control/queue does
-        except CatalogError as exc:
-            return refuse(422, str(exc))
+        try:  # the rules of `dstrtd queue` and /api/control/queue: a theme's broken prompt is refused here
+            checked = check_job(prompt, {}, priority=0, studio=catalogs.studio.root)
+            ids = [cat.enqueue(prompt, theme=theme.name, settings=checked) for _ in range(count)]
+        except (CatalogError, JobSettingsError) as exc:
+            return refuse(422, f"{theme.name}: {exc}")
     log.info("review: queued job(s) %s of theme %s by %s via review page", ", ".join(map(str, ids)), theme.name,
              session.name)
     query = urlencode({"queued": count, "theme": theme.name})

@@ -253,7 +253,7 @@ def test_each_waiting_job_can_be_moved_first_or_last_or_cancelled(rc: TestClient
 
 
 def test_moving_stays_within_the_priority_bounds(rc: TestClient, studio: Studio, jobs: dict[str, int]) -> None:
-    from installation.web.schemas import PRIORITY_MAX, PRIORITY_MIN
+    from installation.job_settings import PRIORITY_MAX, PRIORITY_MIN
 
     with studio.catalog() as cat:
         cat.set_job_priority(jobs["high"], PRIORITY_MAX)
