@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theme", default=None, help="theme of the imported images")
     parser.add_argument("--prompt", default=None,
                         help="prompt of the imported images (default: words of each file name)")
+    parser.add_argument("--credit", default=None, metavar="NAME",
+                        help="photographer of the imported images, where neither a manifest.csv beside them nor a "
+                             "file name like 'Title_by_Name.jpg' says (they are shown as photographs, credited)")
+    parser.add_argument("--licence", default=None, help="licence of the imported images, where no manifest.csv says")
     # the same curator options, defaults and help as `dstrtd studio`
     add_config_options(parser, WorkerOptions, only=CURATOR_OPTIONS)
     parser.add_argument("--policy", default=None, help="selection policy JSON (default: STUDIO/selection.json)")
@@ -48,15 +52,17 @@ def prompt_from_filename(path: Path) -> str:
     return " ".join(words)
 
 
-def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | None
-                  ) -> tuple[list[Any], int, dict[str, str]]:
+def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | None, credit: str | None = None,
+                  licence: str | None = None) -> tuple[list[Any], int, dict[str, str]]:
     """Import every image of `folder` as a 'generated' piece (PNG of the pixels a visitor sees: upright, sRGB,
-    transparency on the display background); returns (pieces of the folder, how many new, {file: why skipped}).
-    An image already in the catalog (same PNG bytes) is not imported twice; a file that cannot be read (broken, or
-    a decompression bomb over `MAX_PIXELS`) is skipped and the import goes on."""
+    transparency on the display background), recorded as a photograph with its photographer
+    (`curation.photos.PhotoCredits`); returns (pieces of the folder, how many new, {file: why skipped}). An image
+    already in the catalog (same PNG bytes) is not imported twice; a file that cannot be read (broken, or a
+    decompression bomb over `MAX_PIXELS`) is skipped and the import goes on."""
     import io
 
     from curation.catalog import CatalogError
+    from curation.photos import PhotoCredits
     from generator.common.errors import UnreadableImage
     from generator.common.images import open_rgb
 
@@ -68,6 +74,7 @@ def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | No
     import hashlib
 
     by_sha = {p.sha256: p for p in cat.list_pieces()}
+    credits = PhotoCredits(folder, credit=credit, licence=licence)
     pieces, new, skipped = [], 0, {}
     for path in paths:
         try:
@@ -83,9 +90,10 @@ def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | No
         if sha in by_sha:
             pieces.append(by_sha[sha])
             continue
-        text = prompt if prompt is not None else prompt_from_filename(path)
+        photo, words = credits.settings(path, prompt_from_filename(path))
+        text = prompt if prompt is not None else words
         piece = cat.add_piece({"image.png": data}, prompt=text, theme=theme, title=text[:60] if text else "",
-                              settings={"imported_from": str(path.resolve())})
+                              settings={"imported_from": str(path.resolve()), **photo})
         by_sha[sha] = piece
         pieces.append(piece)
         new += 1
@@ -130,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
         curator = Curator.load(cat, scorer=chosen.scorer, encoder=chosen.encoder, policy=policy, device=args.device,
                                batch_size=args.batch_size, allow_random=chosen.random_curators)
         if args.images:
-            folder_pieces, new, skipped = import_images(cat, Path(args.images), theme=args.theme, prompt=args.prompt)
+            folder_pieces, new, skipped = import_images(cat, Path(args.images), theme=args.theme, prompt=args.prompt,
+                                                        credit=args.credit, licence=args.licence)
             print(f"imported {new} new image(s) from {args.images} ({len(folder_pieces) - new} already in the catalog"
                   + (f"; {len(skipped)} skipped: {', '.join(skipped)}" if skipped else "") + ")")
             pieces = [p for p in (cat.get_piece(fp.id) for fp in folder_pieces) if p and p.status == "generated"]
