@@ -1,9 +1,9 @@
 """The aligner: how well a piece matches its prompt and its theme, as CLIP cosines of image vs text embeddings.
 
 A piece's value is the weighted mean cosine with its own positive prompts (the `text:weight:stop` prompts it was
-made from, read by `generator.prompts.read_prompts`), mixed with the weighted mean cosine with its theme's positive
-prompts: `(1 - t) * prompt + t * theme` with `t = theme_weight`. Negative prompts do not count toward the value; their
-cosines are reported in the details.
+made from, read by `generator.common.prompts.read_prompts`), mixed with the weighted mean cosine with its theme's
+positive prompts: `(1 - t) * prompt + t * theme` with `t = theme_weight`. Negative prompts do not count toward the
+value; their cosines are reported in the details.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from curation.embeddings import Encoder, load_encoder
-from generator.prompts import PromptSpec, read_prompts
+from generator.common.prompts import PromptSpec, read_prompts
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from curation.embeddings import EmbeddingCache, encoder_key, load_encoder, load_
 from curation.selection import Candidate, SelectionPolicy, Verdict, select
 from generator.common.device import resolve_device
 from generator.common.files import file_lock
-from generator.prompts import read_prompts
+from generator.common.prompts import read_prompts
 
 log = logging.getLogger(__name__)
 

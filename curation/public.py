@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from curation.catalog import Piece, Theme, piece_reflection
 from curation.errors import CurationError
 from curation.photos import Photo, piece_photo
-from generator.prompts import read_prompts
+from generator.common.prompts import read_prompts
 
 PIECE_ROUTE = "/p"  # the path of the pieces' pages inside the site; printed posters carry it: never change it lightly
 IMAGE_FILE = "image.png"  # a page's image, thumbnail and loss curve: <piece path>/<file>
@@ -150,7 +150,8 @@ def clipped(text: str, limit: int) -> str:
 
 def prompt_words(spec: str) -> tuple[str, float]:
     """'text:weight:stop' -> (text, weight), weight 1 when none is given, read by the generator's own rules
-    (`generator.prompts`); a display never refuses a prompt, so a malformed one reads as its text ("" when none)."""
+    (`generator.common.prompts`); a display never refuses a prompt, so a malformed one reads as its text ("" when
+    none)."""
     read = read_prompts(spec)
     return (read[0].text, read[0].weight) if read else ("", 1.0)
 

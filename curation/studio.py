@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from curation.catalog import Catalog, CatalogError, Theme, control_characters
+from generator.common.errors import PromptError
 from generator.common.files import read_text, write_text_atomic
-from generator.errors import GeneratorError
-from generator.prompts import parse_prompts
+from generator.common.prompts import parse_prompts
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class Studio:
                 for spec in entry.get(key, []):
                     try:
                         parse_prompts(spec)
-                    except GeneratorError as exc:
+                    except PromptError as exc:
                         raise StudioError(f"{where} ({entry['name']}): `{key}`: {exc}") from None
             if any(t.name == entry["name"].strip() for t in themes):
                 raise StudioError(f"{where}: a second theme named {entry['name'].strip()!r}; names must differ")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from generator.common.errors import UnknownEntry
+from generator.common.errors import PromptError, UnknownEntry
 from generator.config import GenerateConfig
 from generator.errors import GeneratorError
 from generator.pipeline import check
@@ -78,5 +78,5 @@ def test_one_argument_may_hold_several_prompts_joined_by_a_bar():
 
 @pytest.mark.parametrize("prompt", ["a reef:abc", "a reef:1:x"])
 def test_a_malformed_weight_or_stop_is_refused(prompt):
-    with pytest.raises(GeneratorError, match=r"text\[:weight\[:stop\]\]"):
+    with pytest.raises(PromptError, match=r"text\[:weight\[:stop\]\]"):
         GenerateConfig(prompts=(prompt,), preset="tiny")

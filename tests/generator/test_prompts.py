@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from generator.common.errors import PromptError
 from generator.errors import GeneratorError
 from generator.prompts import (
     PromptSpec,
@@ -37,7 +38,7 @@ def test_parse_prompt(spec, expected):
 @pytest.mark.parametrize(("spec", "message"), [
     (":1", "empty prompt"), ("", "empty prompt"), ("x:inf", "finite"), ("x:1:nan", "stop must be a number")])
 def test_bad_prompts(spec, message):
-    with pytest.raises(GeneratorError, match=message):
+    with pytest.raises(PromptError, match=message):
         parse_prompt(spec)
 
 
@@ -88,7 +89,7 @@ def test_colons_that_are_text(spec: str, expected: PromptSpec) -> None:
     ("a reef:1:nan", "stop", "nan"), ("a reef:nan", "weight", "nan"),
 ])
 def test_a_malformed_weight_or_stop_is_refused_with_the_prompt_and_the_syntax(spec: str, role: str, bad: str) -> None:
-    with pytest.raises(GeneratorError) as info:
+    with pytest.raises(PromptError) as info:
         parse_prompt(spec)
     message = str(info.value)
     assert f"prompt {spec!r}: the {role} must be a number, not {bad!r}" in message
@@ -99,7 +100,7 @@ def test_the_anchors_bar_separates_prompts_in_one_argument() -> None:
     assert split_prompts("a coral reef:1|blurry:-0.5") == ("a coral reef:1", "blurry:-0.5")
     assert split_prompts(["a:1 | b:2", " ", "c"]) == ("a:1", "b:2", "c")
     assert parse_prompts("a coral reef:1|blurry:-0.5") == (PromptSpec("a coral reef"), PromptSpec("blurry", -0.5))
-    with pytest.raises(GeneratorError, match="'blurry:x'"):
+    with pytest.raises(PromptError, match="'blurry:x'"):
         parse_prompts("a coral reef:1|blurry:x")
 
 
