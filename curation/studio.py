@@ -95,6 +95,26 @@ class Studio:
     def themes_path(self) -> Path:
         return self.root / THEMES_NAME
 
+    @property
+    def tmp_dir(self) -> Path:
+        """Where a worker writes a piece's files before they are whole (removed after an hour when left behind)."""
+        return self.root / "cache" / "tmp"
+
+    @property
+    def pending_dir(self) -> Path:
+        """Finished pieces waiting to be stored (the catalog was busy or unreachable); the next worker stores them."""
+        return self.root / "cache" / "pending"
+
+    def leftovers(self) -> list[str]:
+        """What killed or stopped workers left in this studio folder: temporary folders (with their age) and
+        finished pieces still waiting to be stored."""
+        from curation.catalog.pieces import temp_folders
+
+        out = temp_folders(self.root, "cache/tmp", "*", "a worker's piece being written")
+        out += [f"finished piece cache/pending/{p.name} waits to be stored (the catalog was busy or unreachable, or "
+                "its worker stopped); `dstrtd studio` stores it at start" for p in sorted(self.pending_dir.glob("*"))]
+        return out
+
     def catalog(self, readonly: bool = False) -> Catalog:
         """Open the studio's catalog (the caller closes it)."""
         return Catalog(self.catalog_path, root=self.root, readonly=readonly)

@@ -17,8 +17,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from curation.catalog import Catalog, CatalogError, Job, Theme
-from curation.studio import StudioError
+from curation.catalog import Catalog, CatalogError, Job, Theme, duration
 from installation.web.deps import CatalogsDep, SettingsDep, valid_slug
 from installation.web.render import Safe, fragment, join, render
 from installation.web.routers.review import (
@@ -58,18 +57,6 @@ def _when(iso: str) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
-def duration(seconds: float) -> str:
-    """45 -> '45 s', 754 -> '12 min', 7530 -> '2 h 5 min', 200000 -> '2 d 7 h'."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min"
-    if s < 86400:
-        return f"{s // 3600} h {s % 3600 // 60} min"
-    return f"{s // 86400} d {s % 86400 // 3600} h"
 
 
 def _since(iso: str, now: datetime) -> str:
@@ -180,7 +167,7 @@ def _sync_themes(catalogs: Any) -> Safe:
     (the themes as last read are shown)."""
     try:
         catalogs.studio.sync_themes()
-    except (StudioError, sqlite3.Error, OSError) as exc:
+    except (CatalogError, sqlite3.Error, OSError) as exc:  # StudioError, CatalogUnavailable
         log.warning("review: themes.toml not synced (%s)", exc)
         return fragment('<p class="error" role="alert">themes.toml was not read ($e); the themes as last read are '
                         'shown.</p>', e=short_text(str(exc), 300))
