@@ -1,10 +1,13 @@
 """The studio loop: claim a job (or sample one from the themes) -> generate -> store the piece -> curate it.
 
-    claim -> `Backend.run` (VQGAN+CLIP) -> `Backend.write` into a temporary folder -> `Catalog.add_piece` (atomic)
-    -> finish the job -> score, align, cluster, deduplicate, decide
+    claim (with a lease) -> `Backend.run` (VQGAN+CLIP) -> `Backend.write` into a folder kept until the piece is
+    stored (storing.py) -> `Catalog.store_piece` (the piece and the job's end in one transaction, retried while the
+    catalog is busy) -> score, align, cluster, deduplicate, decide
 
 SIGTERM / SIGINT end the current step, put the job back in the queue and exit with code 0. Several workers (one per
-GPU, `--device cuda:N`) can share one studio: claims are transactions. What goes wrong is handled in `failures.py`.
+GPU, `--device cuda:N`, on one machine or many) share one catalog: claims are transactions, a heartbeat thread
+renews the lease on the current job (heartbeat.py), and a dead worker's job returns to the queue when its lease
+expires. What goes wrong is handled in `failures.py`.
 """
 
 from __future__ import annotations
@@ -12,24 +15,27 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import random
 import secrets
 import shutil
 import signal
-import sqlite3
-import tempfile
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from curation.catalog import Catalog, Job, Piece, default_worker_name
+from curation.catalog import Catalog, CatalogUnavailable, Job, Piece, default_worker_name
 from curation.studio import Studio, StudioError
+from installation.worker import storing
 from installation.worker.backend import Backend, PieceCurator, PipelineBackend, is_oom, make_config, parse_job_prompts
 from installation.worker.failures import Failures, model_names, requeue_stale
-from installation.worker.options import STUDIO_KEY, Outcome, WorkerInterrupted, WorkerOptions, WorkerStop
+from installation.worker.heartbeat import Heartbeat
+from installation.worker.options import STUDIO_KEY, JobLost, Outcome, WorkerInterrupted, WorkerOptions, WorkerStop
 
 if TYPE_CHECKING:
     from curation.curator import CurationRow
@@ -56,13 +62,14 @@ class StudioWorker:
 
             self.options = dataclasses.replace(self.options, preset=DEFAULT_PRESET)
         self.name = self.options.worker or default_worker_name()
-        self.failures = Failures(self.catalog, self.options)
+        self.failures = Failures(self.catalog, self.options, self.name)
         self._curator = curator
         self._stop = threading.Event()
         self._stop_reason = ""
         self._rng = random.Random(self.options.sample_seed)
         self.outcomes: list[Outcome] = []
         self._themes_stamp: tuple[int, int] | None = None
+        self.heartbeat = Heartbeat(self.catalog, self.name, self.options.lease / 4)
 
     # -- control ----------------------------------------------------------------------------------------------------
 
@@ -140,19 +147,21 @@ class StudioWorker:
             if strict:
                 raise WorkerStop(str(exc)) from exc
             log.warning("%s; keeping the themes as they were until the file is fixed", exc)
-        # why only now: a sync cut short by a busy catalog (sqlite3.OperationalError) is tried again next time
+        # why only now: a sync cut short by a busy catalog (CatalogUnavailable) is tried again next time
         self._themes_stamp = stamp
 
     def startup(self) -> None:
-        """Recover from a crash (stale jobs, temporary folders), load the default models, curate leftovers."""
+        """Recover from a crash (stale jobs, temporary folders, pieces waiting to be stored), say who this worker
+        is, load the default models, curate leftovers."""
         self.refresh_themes(strict=True)
         if self.options.requeue_running:
             n = self.catalog.requeue_running()
             if n:
                 log.warning("requeued %d job(s) left running", n)
-        requeue_stale(self.catalog, self.name)
+        requeue_stale(self.catalog, self.name, self.options.max_attempts)
         self.catalog.remove_orphans()
-        self._remove_old_tmp()
+        storing.remove_old(self.studio.tmp_dir, TMP_MAX_AGE_S)
+        self._store_waiting()
         base = self.base_config()
         self.failures.default_models = model_names(base)
         try:
@@ -170,19 +179,29 @@ class StudioWorker:
                 log.info("curating %d piece(s) left undecided", len(leftovers))
                 self._curate(leftovers)
 
-    def _tmp_root(self) -> Path:
-        return self.studio.root / "cache" / "tmp"
+    def _register(self) -> None:
+        self.catalog.register_worker(self.name, host=socket.gethostname(), pid=os.getpid(),
+                                     device=str(self.base_config().device), capabilities={})
 
-    def _remove_old_tmp(self) -> None:
-        """Folders a killed worker left while writing a piece."""
-        tmp_root = self._tmp_root()
-        if not tmp_root.is_dir():
-            return
-        cutoff = time.time() - TMP_MAX_AGE_S
-        for p in tmp_root.iterdir():
-            with contextlib.suppress(OSError):
-                if p.stat().st_mtime < cutoff:
-                    shutil.rmtree(p, ignore_errors=True)
+    def _store_waiting(self) -> None:
+        """Store the finished pieces a stopped or killed worker left waiting (before anything new is made)."""
+        for folder in storing.waiting(self.studio.pending_dir):
+            if self.stopping:
+                return
+            try:
+                pending = storing.Pending.read(folder)
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("%s is not a piece waiting to be stored (%s); left as it is", folder, exc)
+                continue
+            log.info("job %d: storing the piece left waiting in %s", pending.job_id, folder)
+            try:
+                stored = storing.store(self.catalog, pending, self._stop, self.options.retry)
+            except Exception as exc:
+                log.error("job %d: the piece left waiting could not be stored (%s: %s)", pending.job_id,
+                          type(exc).__name__, exc)
+                continue
+            if stored is not None and stored[1]:
+                self.outcomes.append(Outcome(pending.job_id, "done", piece=stored[0]))
 
     # -- the loop ---------------------------------------------------------------------------------------------------
 
@@ -190,12 +209,17 @@ class StudioWorker:
         """Process jobs until stopped, `max_jobs` done, or idle with `idle_exit`; returns the exit code."""
         with self._signals():
             try:
+                self._register()
+                self.heartbeat.start()
                 self.startup()
                 return self._loop()
             except WorkerStop as exc:
                 log.error("%s", exc)
                 return exc.exit_code
             finally:
+                self.heartbeat.stop()
+                with contextlib.suppress(Exception):
+                    self.catalog.worker_stopped(self.name)
                 if self._own_catalog:
                     self.catalog.close()
 
@@ -211,26 +235,34 @@ class StudioWorker:
             job = None
             try:
                 self.refresh_themes()
-                job = self.catalog.claim_job(self.name)
+                job = self.claim()
                 if job is None and self.options.sample:
                     self.sample_job()
-                    job = self.catalog.claim_job(self.name)
+                    job = self.claim()
                 if job is None:
                     if self.options.idle_exit:
                         log.info("queue empty: exiting (%d job(s) finished)", self._finished())
                         break
                     self._stop.wait(self.options.poll)
                     continue
-                self.outcomes.append(self.process(job))
-            except sqlite3.OperationalError as exc:  # e.g. locked longer than the busy timeout: wait, go on
-                log.error("catalog unavailable (%s); retrying in %.0f s", exc, self.options.poll)
-                if job is not None:
-                    with contextlib.suppress(sqlite3.Error):
-                        self.catalog.fail_job(job.id, f"catalog error: {exc}; requeued", requeue=True)
+                self.heartbeat.working_on(job.id)
+                try:
+                    self.outcomes.append(self.process(job))
+                finally:
+                    self.heartbeat.working_on(None)
+            except CatalogUnavailable as exc:  # locked longer than the busy timeout, or unreachable: wait, go on
+                log.error("%s; retrying in %.0f s", exc, self.options.poll)
+                if job is not None:  # else its lease runs out and any worker takes it back
+                    with contextlib.suppress(CatalogUnavailable):
+                        self.catalog.fail_job(job.id, f"catalog error: {exc}; requeued", requeue=True,
+                                              worker=self.name)
                 self._stop.wait(self.options.poll)
         if self.stopping:
             log.info("stopped: %s", self._stop_reason)
         return 0
+
+    def claim(self) -> Job | None:
+        return self.catalog.claim_job(self.name, lease=self.options.lease, max_attempts=self.options.max_attempts)
 
     def sample_job(self) -> int | None:
         """Queue a prompt from the theme with the fewest pieces (ties broken at random); returns the job id."""
@@ -265,8 +297,10 @@ class StudioWorker:
         try:
             result = self.backend.run(config, self._on_step(job, config))
         except WorkerInterrupted:
-            self.catalog.fail_job(job.id, f"{self._stop_reason}; requeued", requeue=True)
+            self.catalog.release_job(job.id, f"{self._stop_reason}; requeued", worker=self.name)
             return Outcome(job.id, "interrupted", error=self._stop_reason)
+        except JobLost as exc:
+            return Outcome(job.id, "lost", error=str(exc))
         except NonFiniteLoss as exc:
             return self.failures.non_finite(job, config, exc)
         except Exception as exc:
@@ -276,9 +310,10 @@ class StudioWorker:
             return self.failures.fail(job, f"{type(exc).__name__}: {exc}")
         if self.stopping:  # the last step ran: keep the piece rather than throw the work away
             log.info("job %d: finished its last step while stopping; storing it", job.id)
-        piece = self._store(job, config, result, time.monotonic() - started)
-        if piece is None:
-            return Outcome(job.id, "failed", error="could not store the piece")
+        outcome = self._store(job, config, result, time.monotonic() - started)
+        if outcome.status != "done" or outcome.piece is None:
+            return outcome
+        piece = outcome.piece
         decision = None
         if self.options.curate:
             rows = self._curate([piece])
@@ -295,6 +330,8 @@ class StudioWorker:
                 self._record_progress(job, step.index + 1, steps, step.loss)
             if self.stopping:
                 raise WorkerInterrupted(self._stop_reason)
+            if self.heartbeat.lost(job.id):
+                raise JobLost(f"job {job.id} was taken back from this worker (its lease expired)")
 
         return on_step
 
@@ -302,37 +339,50 @@ class StudioWorker:
         """Tell the catalog how far the job is (the review page's Studio tab, `dstrtd catalog jobs`). Best-effort:
         a failed write (a busy catalog, a full disk) is logged and the piece goes on."""
         try:
-            self.catalog.set_job_progress(job.id, min(step, steps), steps, loss)
+            self.catalog.set_job_progress(job.id, min(step, steps), steps, loss, worker=self.name)
         except Exception as exc:
             log.warning("job %d: could not record its progress (%s: %s); generating on", job.id,
                         type(exc).__name__, exc)
 
-    def _store(self, job: Job, config: GenerateConfig, result: Result, seconds: float) -> Piece | None:
-        """Write the piece's files, add it to the catalog and finish the job; None (the job failed) if it cannot."""
-        tmp_root = self._tmp_root()
-        tmp_root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=f"job{job.id}-", dir=tmp_root) as tmp:
-            folder = Path(tmp)
-            files: dict[str, Path] = {}
+    def _store(self, job: Job, config: GenerateConfig, result: Result, seconds: float) -> Outcome:
+        """Write the piece's files, keep them until they are stored, then store the piece and finish the job in one
+        transaction, waiting out a busy or unreachable catalog (storing.py)."""
+        self.studio.tmp_dir.mkdir(parents=True, exist_ok=True)
+        folder = self.studio.tmp_dir / f"job{job.id}-{uuid.uuid4().hex[:8]}"
+        folder.mkdir()
+        try:
+            files: dict[str, str] = {}
             for path in (Path(p) for p in self.backend.write(folder, result).values()):
                 path = path if path.is_absolute() else folder / path
                 if path.is_file():
-                    files[path.relative_to(folder).as_posix().replace("/", "-")] = path
+                    relative = path.relative_to(folder).as_posix()
+                    files[relative.replace("/", "-")] = relative
             metadata: dict[str, Any] = dict(result.metadata)
             metadata.setdefault("seconds", round(seconds, 3))
             metadata["worker"] = self.name
             metadata["job_id"] = job.id
             if job.settings.get(STUDIO_KEY):
                 metadata[STUDIO_KEY] = job.settings[STUDIO_KEY]
-            try:
-                piece = self.catalog.add_piece(files, prompt=job.prompt, theme=job.theme, seed=config.seed,
-                                               settings=metadata, job_id=job.id)
-            except Exception as exc:
-                self.failures.fail(job, f"could not store the piece: {type(exc).__name__}: {exc}")
-                return None
-        self.catalog.finish_job(job.id, piece.id)
+            pending = storing.keep(folder, self.studio.pending_dir, job_id=job.id, attempt=job.attempts,
+                                   prompt=job.prompt, theme=job.theme, seed=config.seed, settings=metadata,
+                                   files=files)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        try:
+            stored = storing.store(self.catalog, pending, self._stop, self.options.retry)
+        except Exception as exc:
+            self.failures.fail(job, f"could not store the piece: {type(exc).__name__}: {exc}")
+            return Outcome(job.id, "failed", error="could not store the piece")
+        if stored is None:
+            return Outcome(job.id, "interrupted", error=f"{self._stop_reason}; the piece waits in {pending.folder}")
+        piece, created = stored
+        if not created:
+            log.warning("job %d was finished by another worker meanwhile (piece %s); this run's piece is dropped",
+                        job.id, piece.slug)
+            return Outcome(job.id, "lost", piece=piece, error="finished by another worker")
         log.info("job %d: piece %s in %.1f s", job.id, piece.slug, seconds)
-        return piece
+        return Outcome(job.id, "done", piece=piece)
 
     def _curate(self, pieces: list[Piece]) -> list[CurationRow]:
         try:
