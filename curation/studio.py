@@ -218,16 +218,3 @@ def open_studio(path: str | os.PathLike[str] | None = None) -> Studio:
             f"or point --studio / ${ENV_VAR} at an existing one")
     return studio
 
-
-BASE_URL_ENV = "DSTRTD_BASE_URL"
-DEFAULT_BASE_URL = "http://localhost:8000"
-
-
-def base_url(explicit: str | None = None) -> str:
-    """Where the public pages live: `explicit`, else $DSTRTD_BASE_URL, else http://localhost:8000."""
-    return (explicit or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
-
-
-def piece_url(slug: str, base: str | None = None) -> str:
-    """The stable short URL of a piece's public page, the one its QR code encodes: `<base>/p/<slug>`."""
-    return f"{base_url(base)}/p/{slug}"

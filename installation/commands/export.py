@@ -1,6 +1,7 @@
 """`dstrtd export posters|social|contact-sheet|mark-published`: print posters, Instagram posts, contact sheets.
 
-Imports nothing heavy at module level; the export package itself never loads torch.
+The options of posters, posts and sheets are derived from `PosterConfig`, `SocialConfig` and `ContactSheetConfig`
+(same names, defaults, choices and help). Imports nothing heavy at module level; the export package never loads torch.
 """
 
 from __future__ import annotations
@@ -13,77 +14,52 @@ from pathlib import Path
 from typing import Any
 
 from installation.commands._common import add_studio_argument
+from installation.commands._options import add_config_options, config_from_args
 
-STATUSES = ("generated", "accepted", "rejected", "featured")
 
-
-def _add_piece_selection(parser: argparse.ArgumentParser) -> None:
+def _add_piece_selection(parser: argparse.ArgumentParser, statuses: tuple[str, ...]) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--pieces", nargs="+", metavar="SLUG", default=[], help="these pieces (by slug)")
     group.add_argument("--featured", action="store_true", help="the featured pieces")
-    group.add_argument("--status", nargs="+", choices=STATUSES, default=None,
+    group.add_argument("--status", nargs="+", choices=statuses, default=None,
                        help="pieces with these statuses (default: the public ones, accepted and featured)")
     parser.add_argument("--limit", type=int, default=None, help="at most this many pieces")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from curation.catalog import PIECE_STATUSES
+    from installation.export.config import POSTER_WORKERS, ContactSheetConfig, PosterConfig, SocialConfig
+
     sub = parser.add_subparsers(dest="export_kind", metavar="KIND", required=True)
 
     p = sub.add_parser("posters", help="print-ready PDF and PNG posters: the artwork and a QR code to its page",
                        description="Print-ready posters (PDF + PNG at --dpi): the artwork large and a QR code to "
                                    "the piece's page, nothing else unless --title.")
     add_studio_argument(p)
-    _add_piece_selection(p)
+    _add_piece_selection(p, PIECE_STATUSES)
     p.add_argument("--out", default=None, help="output folder (default: STUDIO/exports/posters)")
-    p.add_argument("--size", default="A3", help="A5..A0, letter, tabloid or custom like 300x400mm (default A3)")
-    p.add_argument("--orientation", choices=("portrait", "landscape", "auto"), default="auto",
-                   help="auto (default): landscape for wide artworks, portrait otherwise")
-    p.add_argument("--dpi", type=int, default=300)
-    p.add_argument("--layout", choices=("fit", "fill"), default="fit",
-                   help="fit: the whole artwork on a margin; fill: the artwork covers the sheet (cropped)")
-    p.add_argument("--bleed", action="store_true", help="add a bleed around the trim (see --bleed-mm)")
-    p.add_argument("--bleed-mm", type=float, default=3.0, help="bleed width (default 3 mm)")
-    p.add_argument("--crop-marks", action="store_true", help="draw crop marks outside the trim (and bleed)")
-    p.add_argument("--margin-mm", type=float, default=None, help="margin (default 6%% of the short side)")
-    p.add_argument("--qr-mm", type=float, default=None,
-                   help="QR code width without its quiet zone (default 12%% of the short side, at least 25)")
-    p.add_argument("--qr-error", choices=("Q", "H"), default="Q", help="QR error correction level (default Q)")
-    p.add_argument("--title", action="store_true", help="add a small title and series line beside the code")
-    p.add_argument("--background", default="#ffffff", help="sheet colour (default white)")
-    p.add_argument("--upscaler", default="lanczos", help="how the artwork is enlarged for print (default lanczos)")
-    p.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=True, help="write the PDF")
-    p.add_argument("--png", action=argparse.BooleanOptionalAction, default=True, help="write the PNG")
-    p.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality of the page inside the PDF")
-    p.add_argument("--png-level", type=int, default=1, help="PNG zlib level 0-9 (default 1: fast)")
-    p.add_argument("--min-dpi", type=float, default=150.0, help="warn when the artwork prints below this dpi")
-    p.add_argument("--base-url", default=None, help="where the piece pages live (default $DSTRTD_BASE_URL)")
-    p.add_argument("--workers", type=int, default=2, help="processes rendering posters (default 2)")
+    add_config_options(p, PosterConfig)
+    p.add_argument("--workers", type=int, default=POSTER_WORKERS,
+                   help=f"processes rendering posters (default: {POSTER_WORKERS})")
     p.set_defaults(_export=_posters)
 
     s = sub.add_parser("social", help="Instagram posts: image, caption, alt text, post.json per piece",
                        description="A folder per piece with the image (1080 px, sRGB JPEG), caption.txt in the "
                                    "artist's words, alt.txt and post.json.")
     add_studio_argument(s)
-    _add_piece_selection(s)
+    _add_piece_selection(s, PIECE_STATUSES)
     s.add_argument("--out", default=None, help="output folder (default: STUDIO/exports/social)")
-    s.add_argument("--format", choices=("4:5", "1:1"), default="4:5", help="1080x1350 or 1080x1080")
-    s.add_argument("--fit", choices=("blur", "pad", "crop"), default="blur",
-                   help="how an artwork of another shape fills the frame (default blur)")
-    s.add_argument("--background", default="#111111", help="frame colour with --fit pad")
-    s.add_argument("--carousel", action="store_true", help="add a 'how a computer sees it' slide")
-    s.add_argument("--link", action="store_true", help="end the caption with the piece page's URL")
-    s.add_argument("--quality", type=int, default=92, help="JPEG quality")
-    s.add_argument("--base-url", default=None, help="where the piece pages live (default $DSTRTD_BASE_URL)")
+    add_config_options(s, SocialConfig)
     s.set_defaults(_export=_social)
 
     c = sub.add_parser("contact-sheet", help="one PNG of many pieces with their titles and scores",
                        description="One PNG of many pieces (newest first) in a grid, with title, status and scores.")
     add_studio_argument(c)
     c.add_argument("--out", default=None, help="PNG file (default: STUDIO/exports/contact-sheet.png)")
-    c.add_argument("--status", nargs="+", choices=STATUSES, default=None, help="only these statuses (default all)")
-    c.add_argument("--limit", type=int, default=200, help="at most this many pieces, newest first (default 200)")
-    c.add_argument("--columns", type=int, default=6)
-    c.add_argument("--thumb", type=int, default=240, help="thumbnail size in px")
+    c.add_argument("--status", nargs="+", choices=PIECE_STATUSES, default=None,
+                   help="only these statuses (default: all)")
+    c.add_argument("--limit", type=int, default=200, help="at most this many pieces, newest first (default: 200)")
+    add_config_options(c, ContactSheetConfig)
     c.set_defaults(_export=_contact_sheet)
 
     m = sub.add_parser("mark-published", help="record the Instagram post of a piece (for engagement read-back)",
@@ -152,14 +128,10 @@ def _report_failures(results: list[Any], what: str) -> int:
 
 
 def _posters(args: argparse.Namespace) -> int:
-    from installation.export.posters import PosterConfig, export_posters
+    from installation.export.config import PosterConfig
+    from installation.export.posters import export_posters
 
-    config = PosterConfig(
-        size=args.size, orientation=args.orientation, dpi=args.dpi, layout=args.layout, bleed=args.bleed,
-        bleed_mm=args.bleed_mm, crop_marks=args.crop_marks, margin_mm=args.margin_mm, qr_mm=args.qr_mm,
-        qr_error=args.qr_error, title=args.title, background=args.background, upscaler=args.upscaler,
-        pdf=args.pdf, png=args.png, jpeg_quality=args.jpeg_quality, png_level=args.png_level,
-        min_dpi=args.min_dpi, base_url=args.base_url)
+    config = config_from_args(PosterConfig, args)
     studio = _open(args)
     out = Path(args.out) if args.out else studio.exports_dir / "posters"
     with studio.catalog() as catalog:
@@ -177,10 +149,10 @@ def _posters(args: argparse.Namespace) -> int:
 
 
 def _social(args: argparse.Namespace) -> int:
-    from installation.export.social import SocialConfig, export_social
+    from installation.export.config import SocialConfig
+    from installation.export.social import export_social
 
-    config = SocialConfig(format=args.format, fit=args.fit, background=args.background, carousel=args.carousel,
-                          link=args.link, quality=args.quality, base_url=args.base_url)
+    config = config_from_args(SocialConfig, args)
     studio = _open(args)
     out = Path(args.out) if args.out else studio.exports_dir / "social"
     with studio.catalog() as catalog:
@@ -192,22 +164,24 @@ def _social(args: argparse.Namespace) -> int:
 
 
 def _contact_sheet(args: argparse.Namespace) -> int:
+    from installation.export.config import ContactSheetConfig
     from installation.export.contact_sheet import export_contact_sheet
 
     studio = _open(args)
     out = Path(args.out) if args.out else studio.exports_dir / "contact-sheet.png"
     with studio.catalog(readonly=True) as catalog:
         pieces = catalog.list_pieces(args.status, limit=args.limit, newest_first=True)
-        path = export_contact_sheet(catalog, pieces, out, columns=args.columns, thumb=args.thumb)
+        path = export_contact_sheet(catalog, pieces, out, config_from_args(ContactSheetConfig, args))
     print(f"wrote a contact sheet of {len(pieces)} pieces to {path}")
     return 0
 
 
 def _mark_published(args: argparse.Namespace) -> int:
-    from installation.export.engagement import mark_published
+    from installation.engagement.readback import mark_published
+    from installation.engagement.sources import post_url
 
     studio = _open(args)
     with studio.catalog() as catalog:
         code = mark_published(catalog, args.slug, args.shortcode)
-    print(f"{args.slug} is published as https://www.instagram.com/p/{code}/")
+    print(f"{args.slug} is published as {post_url(code)}")
     return 0

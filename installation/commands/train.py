@@ -22,54 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from installation.commands._common import RunLogFile
+from installation.commands._options import add_config_options, given_options
 from installation.errors import CommandError
 
 log = logging.getLogger(__name__)
-
-
-def _rating_prompts(spec: str) -> tuple[str, ...]:
-    """'a photo rated {} out of 10' -> ten prompts; 'p1|p2|...' -> those (TrainConfig checks there are ten)."""
-    if "{}" in spec:
-        return tuple(spec.replace("{}", str(k)) for k in range(1, 11))
-    return tuple(p.strip() for p in spec.split("|"))
-
-
-# option -> TrainConfig field; each option's name is its field's name
-SCORER_OPTIONS: dict[str, dict[str, Any]] = {
-    "data": {"help": "ratings .csv/.jsonl (image + score or votes 1..10 [+ theme, source, split]) or a folder "
-                     "<root>/<rating 1-10>/*.png"},
-    "tower": {"help": "image tower: tiny (random, small), an open_clip model (ViT-B-32: random weights) or "
-                      "MODEL:PRETRAINED (ViT-B-32:openai, ViT-L-14:openai, MODEL:/path/to/weights)"},
-    "schedule": {"help": "named schedule (see --list-schedules; default seed000) or a .json file"},
-    "epochs_scale": {"type": float, "help": "multiply every stage's epochs (0.5: half the recipe)"},
-    "batch_size": {"type": int},
-    "val_fraction": {"type": float, "help": "share held out for validation when the data has no split column"},
-    "seed": {"type": int},
-    "device": {"help": "auto, cpu, cuda or cuda:N"},
-    "num_workers": {"type": int, "help": "image-loading worker processes"},
-    "head_hidden": {"type": lambda s: tuple(int(x) for x in s.split(",") if x.strip()),
-                    "help": "hidden widths of the head's MLP, comma-separated (default: a linear head)"},
-    "head_dropout": {"type": float},
-    "head": {"choices": ("distribution", "logits-per-text"),
-             "help": "distribution (default): a linear/MLP head with a softmax over ratings 1..10; logits-per-text: "
-                     "seed 000's variant, a softmax over CLIP's logits against ten rating prompts"},
-    "rating_prompts": {"type": _rating_prompts,
-                       "help": "logits-per-text: a template with {} for the rating (default 'a photo rated {} out of "
-                               "10') or ten prompts for ratings 1..10 separated by |"},
-    "learn_prompts": {"action": argparse.BooleanOptionalAction,
-                      "help": "logits-per-text: let the prompt embeddings learn (default) or keep them fixed"},
-    "init_head": {"help": "start the head from a public head trained on this tower's embeddings: a registry name "
-                          "(laion-vit-b-32, simulacra-vit-b-32, improved-l14, ...), a .pth file, or auto"},
-    "head_warmup_epochs": {"type": int, "help": "seed 001: train only the head (tower frozen) for this many epochs "
-                                                "before the schedule"},
-    "head_warmup_lr": {"type": float},
-    "group_column": {"help": "balance the loss over the groups of this column (theme, source, ...)"},
-    "group_power": {"type": float, "help": "1: every group weighs the same; 0.5: half-way; 0: no balancing"},
-    "grad_clip": {"type": float, "help": "clip the gradient norm (off by default, as in the recipe)"},
-    "checkpoint_every_steps": {"type": int, "help": "also checkpoint inside epochs every N steps"},
-    "max_steps": {"type": int, "help": "stop (with a checkpoint) after this many steps in total"},
-    "name": {"help": "the scorer's name (default: the run folder's name)"},
-}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,11 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_scorer_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", help="run folder (required)")
-    for name, kwargs in SCORER_OPTIONS.items():
-        parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None, **kwargs)
-    parser.add_argument("--skip-missing", dest="skip_missing", action="store_true", default=None,
-                        help="skip rows whose image file does not exist (default: stop and list them)")
+    from training.scorer.config import TrainConfig  # torch-free: the settings and their help
+
+    add_config_options(parser, TrainConfig)
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its last checkpoint (settings come from the run)")
     parser.add_argument("--list-schedules", action="store_true", help="list the named schedules and exit")
@@ -121,22 +75,21 @@ def _encoder_missing(args: argparse.Namespace) -> int:
 
 def resolve_scorer_config(args: argparse.Namespace):  # -> TrainConfig
     """The TrainConfig for these options; with --resume, the run's own settings with the given options on top."""
-    from training.scorer.trainer import TrainConfig
+    from training.scorer.config import TrainConfig
 
     if not args.out:
         raise CommandError("--out RUN_DIR is required")
-    given = {name: getattr(args, name) for name in (*SCORER_OPTIONS, "skip_missing")
-             if getattr(args, name, None) is not None}
+    given = given_options(TrainConfig, args)
     if args.resume:
         saved_path = Path(args.out) / "config.json"
         if not saved_path.is_file():
             raise FileNotFoundError(f"nothing to resume: {saved_path} does not exist")
         saved = json.loads(saved_path.read_text(encoding="utf-8"))["train"]
         saved["max_steps"] = None  # a stop the last run asked for is not a stop for this one
-        return TrainConfig.from_dict({**saved, **given, "out": args.out})
+        return TrainConfig.from_dict({**saved, **given})
     if "data" not in given:
         raise CommandError("--data FILE_OR_DIR is required (or --resume an existing run)")
-    return TrainConfig(out=args.out, **given)
+    return TrainConfig(**given)
 
 
 class _Progress:

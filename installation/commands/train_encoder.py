@@ -21,31 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from installation.commands._common import RunLogFile
+from installation.commands._options import add_config_options, given_options
 
 log = logging.getLogger(__name__)
 
-# option -> config field; each option's name is its field's name
-FIELD_OPTIONS: dict[str, dict[str, Any]] = {
-    "loss": {"choices": ("clip", "sogclr", "isogclr"), "help": "contrastive loss"},
-    "model": {"help": "open_clip architecture (ViT-B-32, RN50, ...) or one of ours (tiny); random weights"},
-    "epochs": {"type": int},
-    "batch_size": {"type": int, "help": "global batch, split across ranks"},
-    "lr": {"type": float},
-    "optimizer": {"choices": ("adamw", "adam", "radam", "lamb", "sgd", "rmsprop")},
-    "sched": {"choices": ("cosine", "tanh", "constant")},
-    "warmup_epochs": {"type": int},
-    "weight_decay": {"type": float},
-    "embed_dim": {"type": int},
-    "temp": {"type": float, "help": "temperature of the CLIP and SogCLR losses"},
-    "grad_clip": {"type": float, "help": "max gradient norm (0: off)"},
-    "val_fraction": {"type": float, "help": "share of pairs held out for evaluation"},
-    "eval_data": {"help": "evaluate on this manifest instead of a held-out share (labels give zero-shot accuracy)"},
-    "data_fraction": {"type": float, "help": "train on this share of the training pairs"},
-    "precision": {"choices": ("amp", "fp32"), "help": "amp = mixed precision, CUDA only"},
-    "device": {"help": "auto, cpu, cuda or cuda:N"},
-    "seed": {"type": int},
-    "num_workers": {"type": int, "help": "data-loading worker processes"},
-}
+# the config fields with an option of their own (the others through --set FIELD=VALUE); name, type, choices,
+# default and help come from `training.contrastive.config.TrainConfig`
+FIELD_OPTIONS = ("loss", "model", "epochs", "batch_size", "lr", "optimizer", "sched", "warmup_epochs", "weight_decay",
+                 "embed_dim", "temp", "grad_clip", "val_fraction", "eval_data", "data_fraction", "precision", "device",
+                 "seed", "num_workers")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,9 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="run folder")
     parser.add_argument("--config", default=None,
                         help="named settings (seed002, seed002-phase3, tiny) or a JSON file (default: seed002, "
-                             "seed 002's Table 1)")
-    for name, kwargs in FIELD_OPTIONS.items():
-        parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None, **kwargs)
+                             "seed 002's Table 1, whose values the defaults below show); the options below go on top")
+    from training.contrastive.config import TrainConfig  # torch-free: the settings and their help
+
+    add_config_options(parser, TrainConfig, only=FIELD_OPTIONS)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                         help="set any other config field, e.g. --set sogclr_gamma=0.9 (repeatable)")
     parser.add_argument("--resume", action="store_true",
@@ -81,8 +66,7 @@ def resolve_config(args: argparse.Namespace):  # -> tuple[TrainConfig, str]
     from training.contrastive.config import TrainConfig, load_config
     from training.contrastive.errors import ContrastiveError
 
-    changes: dict[str, Any] = {name: getattr(args, name) for name in FIELD_OPTIONS
-                               if getattr(args, name, None) is not None}
+    changes: dict[str, Any] = given_options(TrainConfig, args)
     for item in args.overrides:
         key, sep, value = item.partition("=")
         if not sep:
@@ -148,12 +132,13 @@ def _report(result: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from generator.common.device import resolve_device
     from training.contrastive import distributed
-    from training.contrastive.trainer import Trainer, resolve_device
+    from training.contrastive.trainer import Trainer
 
     config, data = resolve_config(args)
     out = Path(args.out)
-    info = distributed.init_distributed(resolve_device(config.device, distributed.DistInfo()).type)
+    info = distributed.init_distributed(resolve_device(config.device).type)
     try:
         with _console_beside_bars():
             # after the redirect, which swaps the console handler for one of its own

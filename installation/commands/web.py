@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace):  # -> WebSettings, imported lazily
-    from curation.studio import base_url, open_studio
+    from curation.public import base_url
+    from curation.studio import open_studio
     from installation.web.settings import WebSettings, token_from_env
 
     studio = open_studio(args.studio)
@@ -37,6 +38,7 @@ def settings_from_args(args: argparse.Namespace):  # -> WebSettings, imported la
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from curation.public import piece_url
     from installation.web import create_app
     from installation.web.settings import WebSettingsError
 
@@ -46,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if settings.token is not None and len(settings.token) < 16:
         log.warning("the control token is short (%d characters); anyone who guesses it can steer the installation",
                     len(settings.token))
-    log.info("public pages of %s at http://%s:%d (visitors: %s/p/<slug>)", settings.studio, args.host, args.port,
-             settings.base_url)
+    log.info("public pages of %s at http://%s:%d (visitors: %s)", settings.studio, args.host, args.port,
+             piece_url("<slug>", settings.base_url))
     if settings.root_path:
         log.info("links start with %s; the proxy may strip that prefix or pass it on", settings.root_path)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", server_header=False,

@@ -12,6 +12,3 @@ class ExportError(InstallationError):
 class CaptionError(ExportError):
     """A social post caption that breaks Instagram's limits; the message names the theme."""
 
-
-class EngagementError(ExportError):
-    """Reading engagement back failed; what was read before the failure is already stored."""

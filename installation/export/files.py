@@ -1,53 +1,18 @@
-"""Atomic file writes and a fast PNG writer for print-size pages.
-
-Every file appears under its final name complete or not at all: it is written to a hidden temporary name in the
-same folder and renamed into place (`os.replace` is atomic on one filesystem).
-"""
+"""A fast PNG writer for print-size pages; it writes through `generator.common.files.atomic_path`, so a page
+appears under its final name complete or not at all."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import struct
-import uuid
 import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
 
-
-@contextlib.contextmanager
-def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside `dest`; on success it is renamed to `dest`, on failure it is removed."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def write_bytes_atomic(dest: str | os.PathLike[str], data: bytes) -> Path:
-    with atomic_path(dest) as tmp:
-        tmp.write_bytes(data)
-    return Path(dest)
-
-
-def write_text_atomic(dest: str | os.PathLike[str], text: str) -> Path:
-    return write_bytes_atomic(dest, text.encode("utf-8"))
-
-
-def write_json_atomic(dest: str | os.PathLike[str], value: Any) -> Path:
-    return write_text_atomic(dest, json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+from generator.common.files import atomic_path
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -10,7 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from curation.catalog import PIECE_STATUSES, PUBLIC_STATUSES, Catalog, Piece
+from generator.common.errors import UnreadableImage
+from generator.common.images import open_rgb
 from installation.export.errors import ExportError
 
 
@@ -50,6 +54,16 @@ def relative_to_studio(catalog: Catalog, path: str | os.PathLike[str]) -> str:
 def piece_file(catalog: Catalog, piece: Piece, name: str) -> Path:
     """A file of the piece's folder (`loss.png`, `settings.json`, ...); it may not exist."""
     return catalog.abspath(os.path.join(piece.folder, name))
+
+
+def open_artwork(path: str | os.PathLike[str]) -> Image.Image:
+    """A piece's image as upright 8-bit sRGB (`open_rgb`: the pixels the gallery and the curators see), or
+    `ExportError` naming the file and what was wrong."""
+    try:
+        return open_rgb(path).image
+    except UnreadableImage as exc:
+        hint = "" if os.path.exists(path) else " (run `dstrtd catalog check`)"
+        raise ExportError(f"image {path}: {exc}{hint}") from None
 
 
 def read_settings(catalog: Catalog, piece: Piece) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 
 Seed 004: "The posters will only present the artwork and a QR-code leading to the Instagram account [...], this in
 order to create a sense of mystery around the pieces which nudges people into scanning the code." The code leads
-to the piece's own page (`curation.studio.piece_url`), which links on to the account.
+to the piece's own page (`curation.public.piece_url`), which links on to the account.
 
-`poster_geometry` decides where everything goes (pure arithmetic, unit-tested), `render_poster` draws one page,
+`layout.poster_geometry` decides where everything goes (pure arithmetic, unit-tested), `render_poster` draws one page,
 `write_poster` writes its PDF, PNG and sidecar JSON atomically, and `export_posters` runs a batch on a process pool,
 records each poster in the catalog and reports progress through a callback.
 """
@@ -12,241 +12,33 @@ records each poster in the catalog and reports progress through a callback.
 from __future__ import annotations
 
 import logging
-import math
 import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from PIL import Image, ImageColor, ImageDraw, PdfParser
 
 from curation.catalog import Catalog, Piece, now_iso
-from curation.studio import base_url as resolve_base_url
-from curation.studio import piece_url
-from installation.export.color import to_srgb
+from curation.public import public_view
+from generator.common.files import atomic_path, write_json_atomic
+from generator.common.images import to_rgb
+from installation.export.config import POSTER_WORKERS, PosterConfig
 from installation.export.errors import ExportError
-from installation.export.files import atomic_path, write_json_atomic, write_png
+from installation.export.files import write_png
 from installation.export.fonts import ellipsize, get_font
-from installation.export.paper import PaperSize, mm_to_px, parse_size, px_to_mm
-from installation.export.pieces import relative_to_studio
+from installation.export.layout import LINE_SPACING, TITLE_MM, PosterGeometry, poster_geometry
+from installation.export.paper import mm_to_px, parse_size, px_to_mm
+from installation.export.pieces import open_artwork, relative_to_studio
 from installation.export.upscale import LanczosUpscaler, Upscaler, get_upscaler
-from installation.qr import QUIET_ZONE, qr_image, qr_matrix
+from installation.qr import QUIET_ZONE, qr_image
 
 log = logging.getLogger(__name__)
-
-Box = tuple[int, int, int, int]  # x, y, width, height in page pixels (origin top left)
-JPEG_BLOCK = 8  # px; why: QR modules and positions on this grid fill whole JPEG blocks, so the PDF's code is crisp
-
-
-@dataclass(frozen=True)
-class PosterConfig:
-    """How posters are laid out and written. Lengths in millimetres, resolution in dots per inch."""
-
-    size: str = "A3"  # A5..A0, letter, tabloid, or custom "300x400mm" / "30x40cm" / "12x18in"
-    orientation: Literal["portrait", "landscape", "auto"] = "auto"  # auto: landscape for wide artworks only
-    dpi: int = 300  # why: the usual offset and fine-art inkjet resolution
-    layout: Literal["fit", "fill"] = "fit"  # fit: whole artwork on a margin; fill: artwork covers the sheet
-    bleed: bool = False
-    bleed_mm: float = 3.0  # why: what most print shops ask for
-    crop_marks: bool = False
-    margin_mm: float | None = None  # None: 6 % of the short side, at least 10 mm
-    qr_mm: float | None = None  # width of the code without its quiet zone; None: 12 % of the short side, >= 25 mm
-    qr_error: Literal["Q", "H"] = "Q"  # why: Q survives 25 % damage (a torn or dirty street poster)
-    title: bool = False  # a small title and series line beside the code
-    background: str = "#ffffff"
-    upscaler: str = "lanczos"
-    pdf: bool = True
-    png: bool = True
-    jpeg_quality: int = 95  # why: the PDF embeds the page as JPEG; 95 with 4:4:4 chroma is visually lossless
-    png_level: int = 1  # why: zlib level 1 is ~3x faster than 6 on a 17-megapixel page for ~10 % larger files
-    min_dpi: float = 150.0  # why: below it the artwork's pixels show at arm's length; warn
-    base_url: str | None = None  # None: $DSTRTD_BASE_URL, else http://localhost:8000
-
-    def __post_init__(self) -> None:
-        parse_size(self.size)
-        if self.orientation not in ("portrait", "landscape", "auto"):
-            raise ExportError(f"orientation must be portrait, landscape or auto, not {self.orientation!r}")
-        if self.layout not in ("fit", "fill"):
-            raise ExportError(f"layout must be fit or fill, not {self.layout!r}")
-        if not 72 <= self.dpi <= 1200:
-            raise ExportError(f"dpi must be between 72 and 1200, not {self.dpi}")
-        if not 0 <= self.bleed_mm <= 20:
-            raise ExportError(f"bleed_mm must be between 0 and 20, not {self.bleed_mm}")
-        if self.qr_error not in ("Q", "H"):
-            raise ExportError(f"qr_error must be Q or H (posters get damaged), not {self.qr_error!r}")
-        if self.qr_mm is not None and self.qr_mm < 25:
-            raise ExportError(f"qr_mm must be at least 25 (a code smaller than 2.5 cm scans badly), not {self.qr_mm}")
-        if self.margin_mm is not None and self.margin_mm < 0:
-            raise ExportError(f"margin_mm must be >= 0, not {self.margin_mm}")
-        if not 50 <= self.jpeg_quality <= 100:
-            raise ExportError(f"jpeg_quality must be between 50 and 100, not {self.jpeg_quality}")
-        if not 0 <= self.png_level <= 9:
-            raise ExportError(f"png_level must be between 0 and 9, not {self.png_level}")
-        if not (self.pdf or self.png):
-            raise ExportError("nothing to write: enable the PDF, the PNG or both")
-        try:
-            ImageColor.getrgb(self.background)
-        except ValueError:
-            raise ExportError(f"background {self.background!r} is not a colour (try '#ffffff' or 'black')") from None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class PosterGeometry:
-    """Where everything sits on the page, in pixels at `dpi` (origin top left)."""
-
-    paper: PaperSize  # oriented
-    dpi: int
-    page: tuple[int, int]  # the whole sheet written: trim + bleed + room for crop marks
-    trim: Box
-    bleed: Box  # equals `trim` without bleed
-    art: Box
-    art_crop: tuple[int, int, int, int]  # (left, top, right, bottom) of the source used (fill crops it)
-    qr: Box  # the code's image, quiet zone included
-    qr_module: int  # px per module
-    qr_modules: int  # modules across, quiet zone included
-    title: Box | None
-    light_background: bool
-    marks: tuple[Box, ...] = ()  # crop-mark rectangles
-
-    @property
-    def effective_dpi(self) -> float:
-        """Source pixels per printed inch of the artwork (the lower of the two axes)."""
-        left, top, right, bottom = self.art_crop
-        return min((right - left) / (self.art[2] / self.dpi), (bottom - top) / (self.art[3] / self.dpi))
-
-    def mm(self, box: Box) -> dict[str, float]:
-        x, y, w, h = box
-        return {k: round(px_to_mm(v, self.dpi), 2) for k, v in (("x", x), ("y", y), ("width", w), ("height", h))}
-
-    def pdf_box(self, box: Box) -> list[float]:
-        """`box` as a PDF rectangle in points, origin bottom left."""
-        x, y, w, h = box
-        k = 72.0 / self.dpi
-        return [round(x * k, 3), round((self.page[1] - y - h) * k, 3), round((x + w) * k, 3),
-                round((self.page[1] - y) * k, 3)]
-
-
-def _floor(value: float, step: int = JPEG_BLOCK) -> int:
-    return int(value) // step * step
-
-
-def _is_light(color: str) -> bool:
-    r, g, b = ImageColor.getrgb(color)[:3]
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b >= 128
-
-
-def qr_module_px(url: str, config: PosterConfig, short_side_mm: float) -> tuple[int, int]:
-    """(px per module, modules across with the quiet zone) for the code of `url` at `config`."""
-    modules = len(qr_matrix(url, config.qr_error))
-    symbol = modules - 2 * QUIET_ZONE
-    qr_mm = config.qr_mm if config.qr_mm is not None else max(25.0, 0.12 * short_side_mm)
-    module = math.ceil(mm_to_px(qr_mm, config.dpi) / symbol)
-    aligned = math.ceil(module / JPEG_BLOCK) * JPEG_BLOCK
-    if module >= 6 and aligned <= module * 1.34:  # grow to the JPEG grid unless that makes the code much larger
-        module = aligned
-    return module, modules
-
-
-def poster_geometry(config: PosterConfig, art_size: tuple[int, int], url: str,
-                    title_lines: int = 0) -> PosterGeometry:
-    """Lay out one poster for an artwork of `art_size` (W, H) source pixels and a code for `url`."""
-    sw, sh = art_size
-    if sw <= 0 or sh <= 0:
-        raise ExportError(f"artwork has no pixels ({sw}x{sh})")
-    orientation = config.orientation
-    if orientation == "auto":
-        orientation = "landscape" if sw > sh else "portrait"
-    paper = parse_size(config.size).oriented(orientation)
-    dpi = config.dpi
-    short_mm = min(paper.width_mm, paper.height_mm)
-    trim_w, trim_h = mm_to_px(paper.width_mm, dpi), mm_to_px(paper.height_mm, dpi)
-    bleed = mm_to_px(config.bleed_mm, dpi) if config.bleed else 0
-    mark_offset = max(bleed, mm_to_px(3.0, dpi))  # why: marks start outside the bleed, or they would print on it
-    mark_length = mm_to_px(6.0, dpi)
-    outer = mark_offset + mark_length + mm_to_px(2.0, dpi) if config.crop_marks else bleed
-    page = (trim_w + 2 * outer, trim_h + 2 * outer)
-    trim: Box = (outer, outer, trim_w, trim_h)
-    bleed_box: Box = (outer - bleed, outer - bleed, trim_w + 2 * bleed, trim_h + 2 * bleed)
-    margin = mm_to_px(config.margin_mm if config.margin_mm is not None else max(10.0, 0.06 * short_mm), dpi)
-    light = _is_light(config.background)
-
-    module, modules = qr_module_px(url, config, short_mm)
-    tile = module * modules
-    quiet = QUIET_ZONE * module
-    title_size = mm_to_px(4.5, dpi)
-
-    if config.layout == "fit":
-        # The code's dark modules line up with the artwork's right edge; on a dark sheet its white tile does.
-        inset = quiet if light else 0
-        visible = tile - 2 * inset
-        gap = max(mm_to_px(6.0, dpi), margin // 2)
-        cx, cy, cw, ch = trim[0] + margin, trim[1] + margin, trim_w - 2 * margin, trim_h - 2 * margin
-        avail_h = ch - gap - visible
-        if cw < 2 * JPEG_BLOCK or avail_h < 2 * JPEG_BLOCK:
-            raise ExportError(f"{paper.name} at margin {px_to_mm(margin, dpi):.0f} mm leaves no room for the "
-                              "artwork beside the QR code; use a larger size or a smaller margin")
-        scale = min(cw / sw, avail_h / sh)
-        aw = max(JPEG_BLOCK, _floor(sw * scale))
-        ah = max(1, round(aw * sh / sw))
-        block_h = ah + gap + visible
-        ax = cx + _floor((cw - aw) / 2)
-        ay = cy + max(0, (ch - block_h) // 2)
-        ax = _floor(ax)  # with aw on the grid, the artwork's right edge is on it too, and so is the code
-        qx = ax + aw - visible - inset
-        qy = _floor(ay + ah + gap - inset)
-        art: Box = (ax, ay, aw, ah)
-        crop = (0, 0, sw, sh)
-        title: Box | None = None
-        if title_lines:
-            tw = aw - visible - gap
-            th = round(title_size * 1.25 * title_lines)
-            title = (ax, qy + inset + visible - th, max(0, tw), th)
-    else:
-        # The artwork covers the bleed box, cropped to its shape around the centre; the code sits on its own tile.
-        bx, by, bw, bh = bleed_box
-        scale = max(bw / sw, bh / sh)
-        cw_src, ch_src = min(sw, round(bw / scale)), min(sh, round(bh / scale))
-        left, top = (sw - cw_src) // 2, (sh - ch_src) // 2
-        crop = (left, top, left + cw_src, top + ch_src)
-        art = bleed_box
-        qx = _floor(trim[0] + trim_w - margin - tile)
-        qy = _floor(trim[1] + trim_h - margin - tile)
-        title = None
-        if title_lines:
-            th = round(title_size * 1.25 * title_lines) + 2 * quiet
-            tx = trim[0] + margin
-            title = (tx, qy + tile - th, max(0, qx - tx - margin), th)
-
-    # Keep the whole code, quiet zone included, on the trimmed sheet even with a small margin.
-    qx = min(qx, _floor(trim[0] + trim_w - tile))
-    qy = min(qy, _floor(trim[1] + trim_h - tile))
-    if qx < trim[0] or qy < trim[1]:
-        raise ExportError(f"a {px_to_mm(tile, dpi):.0f} mm QR code does not fit on {paper.name}; use a larger size")
-
-    marks: tuple[Box, ...] = ()
-    if config.crop_marks:
-        width = max(1, mm_to_px(0.1, dpi))  # why: 0.25 pt hairlines, the usual weight for crop marks
-        tx, ty, tw_, th_ = trim
-        rects = []
-        for x_edge in (tx, tx + tw_):
-            for y_edge in (ty, ty + th_):
-                hx = x_edge - mark_offset - mark_length if x_edge == tx else x_edge + mark_offset
-                rects.append((hx, y_edge - width // 2, mark_length, width))
-                vy = y_edge - mark_offset - mark_length if y_edge == ty else y_edge + mark_offset
-                rects.append((x_edge - width // 2, vy, width, mark_length))
-        marks = tuple(rects)
-
-    return PosterGeometry(paper=paper, dpi=dpi, page=page, trim=trim, bleed=bleed_box, art=art, art_crop=crop,
-                          qr=(qx, qy, tile, tile), qr_module=module, qr_modules=modules, title=title,
-                          light_background=light, marks=marks)
 
 
 @dataclass
@@ -271,7 +63,7 @@ def render_poster(artwork: Image.Image, url: str, config: PosterConfig, *, title
         bx, by, bw, bh = geo.bleed
         page.paste(background, (bx, by, bx + bw, by + bh))
 
-    source = artwork.convert("RGB")
+    source = to_rgb(artwork)
     if geo.art_crop != (0, 0, *artwork.size):
         source = source.crop(geo.art_crop)
     ax, ay, aw, ah = geo.art
@@ -302,7 +94,7 @@ def render_poster(artwork: Image.Image, url: str, config: PosterConfig, *, title
 
 def _draw_title(draw: ImageDraw.ImageDraw, geo: PosterGeometry, lines: list[str], config: PosterConfig) -> None:
     x, y, w, h = geo.title  # type: ignore[misc]
-    size = mm_to_px(4.5, geo.dpi)
+    size = mm_to_px(TITLE_MM, geo.dpi)
     on_tile = config.layout == "fill"
     pad = QUIET_ZONE * geo.qr_module if on_tile else 0
     fonts = [get_font(round(size * (0.7 if i == len(lines) - 1 else 1.0)), bold=i < len(lines) - 1)
@@ -316,7 +108,7 @@ def _draw_title(draw: ImageDraw.ImageDraw, geo: PosterGeometry, lines: list[str]
     cursor = y + pad
     for i, (text, font) in enumerate(zip(texts, fonts, strict=True)):
         draw.text((x + pad, cursor), text, font=font, fill=muted if i == len(texts) - 1 else ink)
-        cursor += round(size * 1.25)
+        cursor += round(size * LINE_SPACING)
 
 
 # -- files ---------------------------------------------------------------------------------------------------------
@@ -440,15 +232,7 @@ def run_poster_job(job: PosterJob) -> PosterResult:
     start = time.perf_counter()
     result = PosterResult(job.piece_id, job.slug)
     try:
-        try:
-            with Image.open(job.image) as im:
-                im.load()
-                artwork = to_srgb(im)
-        except FileNotFoundError:
-            raise ExportError(f"image {job.image} is missing (run `dstrtd catalog check`)") from None
-        except OSError as exc:
-            raise ExportError(f"image {job.image} cannot be read: {exc}") from None
-        rendered = render_poster(artwork, job.url, job.config, title=job.title, upscaler=job.upscaler)
+        rendered = render_poster(open_artwork(job.image), job.url, job.config, title=job.title, upscaler=job.upscaler)
         files = poster_paths(job.out_dir, job.slug, job.config)
         sidecar = write_poster(rendered, files, job.config, info=job.info)
         result.pdf, result.png, result.sidecar = files.pdf, files.png, files.sidecar
@@ -474,8 +258,9 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def export_posters(catalog: Catalog, pieces: Sequence[Piece], out_dir: str | os.PathLike[str],
-                   config: PosterConfig = PosterConfig(), *, workers: int = 2, upscaler: Upscaler | None = None,
-                   on_progress: ProgressCallback | None = None, record: bool = True) -> list[PosterResult]:
+                   config: PosterConfig = PosterConfig(), *, workers: int = POSTER_WORKERS,
+                   upscaler: Upscaler | None = None, on_progress: ProgressCallback | None = None,
+                   record: bool = True) -> list[PosterResult]:
     """Export a poster per piece into `out_dir`; a failure on one piece is logged and the batch goes on.
 
     Rendering runs on `workers` processes (1: in this process); this process alone writes to the catalog, one
@@ -486,16 +271,14 @@ def export_posters(catalog: Catalog, pieces: Sequence[Piece], out_dir: str | os.
     upscaler = upscaler or get_upscaler(config.upscaler)
     if upscaler.name != config.upscaler:
         config = replace(config, upscaler=upscaler.name)
-    base = resolve_base_url(config.base_url)
     themes = {t.name: t for t in catalog.list_themes()}
     jobs = []
     for piece in pieces:
-        theme = themes.get(piece.theme or "")
-        title = piece.title or (theme.title if theme else "") or piece.slug
-        info = {"piece_id": piece.id, "slug": piece.slug, "title": title, "theme": piece.theme,
+        view = public_view(piece, themes.get(piece.theme or ""), config.base_url)
+        info = {"piece_id": piece.id, "slug": piece.slug, "title": view.title, "theme": piece.theme,
                 "sha256": piece.sha256}
-        jobs.append(PosterJob(piece.id, piece.slug, title, catalog.abspath(piece.file), piece_url(piece.slug, base),
-                              out, config, upscaler, info))
+        jobs.append(PosterJob(piece.id, piece.slug, view.title, catalog.abspath(piece.file), view.url, out, config,
+                              upscaler, info))
     urls = {job.piece_id: job.url for job in jobs}
     results: list[PosterResult] = []
 
@@ -542,13 +325,11 @@ def export_posters(catalog: Catalog, pieces: Sequence[Piece], out_dir: str | os.
 
 __all__ = [
     "LanczosUpscaler",
-    "PosterConfig",
-    "PosterGeometry",
+    "PosterConfig",  # its home is installation.export.config; kept here for callers that import it with the batch
     "PosterJob",
     "PosterResult",
     "RenderedPoster",
     "export_posters",
-    "poster_geometry",
     "poster_paths",
     "render_poster",
     "run_poster_job",

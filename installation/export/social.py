@@ -12,21 +12,23 @@ import logging
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageOps
 
-from curation.catalog import Catalog, Piece, Theme, now_iso, piece_reflection
-from curation.studio import base_url as resolve_base_url
-from curation.studio import piece_url
-from installation.export.color import SRGB_ICC, to_srgb
+from curation.catalog import Catalog, Piece, Theme, now_iso
+from curation.public import piece_prompts, public_view
+from generator.common.errors import UnreadableImage
+from generator.common.files import write_bytes_atomic, write_json_atomic, write_text_atomic
+from generator.common.images import open_rgb, to_rgb
+from installation.export.color import SRGB_ICC
+from installation.export.config import SocialConfig
 from installation.export.errors import CaptionError, ExportError
-from installation.export.files import write_bytes_atomic, write_json_atomic, write_text_atomic
 from installation.export.fonts import get_font, wrap
-from installation.export.pieces import piece_file, read_loss_trace, read_settings, relative_to_studio
+from installation.export.pieces import open_artwork, piece_file, read_loss_trace, read_settings, relative_to_studio
 
 log = logging.getLogger(__name__)
 
@@ -39,38 +41,7 @@ CLOSING = "Is your perception DSTRTD (distorted)?"
 CAPTION_MAX_CHARS = 2200  # Instagram's caption limit
 MAX_HASHTAGS = 5  # Instagram's hashtag limit per post
 MAX_JPEG_BYTES = 8 * 1024 * 1024  # Instagram's upload limit for a photo
-FORMATS: dict[str, tuple[int, int]] = {"4:5": (1080, 1350), "1:1": (1080, 1080)}
 _HASHTAG_RE = re.compile(r"(?<![\w&])#\w+")
-
-
-@dataclass(frozen=True)
-class SocialConfig:
-    format: Literal["4:5", "1:1"] = "4:5"
-    fit: Literal["blur", "pad", "crop"] = "blur"  # how a differently shaped artwork fills the frame
-    background: str = "#111111"  # the frame around the artwork with fit="pad"
-    carousel: bool = False  # add the "how a computer sees it" slide
-    link: bool = False  # end the caption with the piece's page URL (also makes captions unique for matching)
-    quality: int = 92  # why: Instagram re-encodes anyway; 92 keeps the glitches' hard edges through that
-    base_url: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.format not in FORMATS:
-            raise ExportError(f"format must be one of {', '.join(FORMATS)}, not {self.format!r}")
-        if self.fit not in ("blur", "pad", "crop"):
-            raise ExportError(f"fit must be blur, pad or crop, not {self.fit!r}")
-        if not 50 <= self.quality <= 100:
-            raise ExportError(f"quality must be between 50 and 100, not {self.quality}")
-        try:
-            ImageColor.getrgb(self.background)
-        except ValueError:
-            raise ExportError(f"background {self.background!r} is not a colour") from None
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return FORMATS[self.format]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 # -- text ----------------------------------------------------------------------------------------------------------
@@ -134,19 +105,7 @@ def validate_caption(caption: str, theme_name: str) -> None:
 
 def prompt_texts(piece: Piece, settings: dict[str, Any]) -> list[str]:
     """The positive prompts' words, without `:weight:stop` suffixes."""
-    raw = settings.get("prompts") or [p for p in piece.prompt.split("|") if p.strip()]
-    if isinstance(raw, str):
-        raw = [raw]
-    texts = []
-    for prompt in raw:
-        parts = str(prompt).split(":")
-        weight = 1.0
-        while len(parts) > 1 and re.fullmatch(r"\s*-?\d+(\.\d+)?\s*|\s*-?inf\s*", parts[-1]):
-            weight = float(parts.pop())
-        text = ":".join(parts).strip()
-        if text and weight > 0:
-            texts.append(text)
-    return texts
+    return [text for text, weight in piece_prompts(piece, settings) if weight > 0]
 
 
 # A small palette for alt text: the nearest of these names for each dominant colour.
@@ -206,7 +165,7 @@ def render_post_image(artwork: Image.Image, size: tuple[int, int], fit: str = "b
                       background: str = "#111111") -> Image.Image:
     """The artwork in a `size` frame: `crop` fills it (centre crop), `pad` fits it on `background`, `blur` fits it
     on a blurred, darkened copy of itself."""
-    art = to_srgb(artwork)
+    art = to_rgb(artwork)
     if fit == "crop":
         return ImageOps.fit(art, size, Image.Resampling.LANCZOS)
     fitted = ImageOps.contain(art, size, Image.Resampling.LANCZOS)
@@ -276,10 +235,9 @@ def render_how_slide(piece: Piece, settings: dict[str, Any], size: tuple[int, in
     plot = None
     if loss_png is not None and loss_png.is_file():
         try:
-            with Image.open(loss_png) as im:
-                plot = ImageOps.contain(im.convert("RGB"), (box[2] - box[0], box[3] - box[1]),
-                                        Image.Resampling.LANCZOS)
-        except OSError as exc:
+            plot = ImageOps.contain(open_rgb(loss_png).image, (box[2] - box[0], box[3] - box[1]),
+                                    Image.Resampling.LANCZOS)
+        except UnreadableImage as exc:
             log.warning("piece %s: cannot read %s (%s); drawing the curve from loss.csv", piece.slug, loss_png, exc)
     if plot is not None:
         slide.paste(plot, (box[0] + (box[2] - box[0] - plot.width) // 2, box[1]))
@@ -332,15 +290,10 @@ def export_social_post(catalog: Catalog, piece: Piece, out_dir: Path, config: So
     if theme is None:
         raise CaptionError(f"piece {piece.slug} has no theme (or its theme is not in the catalog); the caption "
                            "takes the theme's facts and hashtags: add the theme to themes.toml")
-    url = piece_url(piece.slug, resolve_base_url(config.base_url))
-    caption = build_caption(theme, url=url if config.link else None)
+    view = public_view(piece, theme, config.base_url)
+    caption = build_caption(theme, url=view.url if config.link else None)
     settings = read_settings(catalog, piece)
-    try:
-        with Image.open(catalog.abspath(piece.file)) as im:
-            im.load()
-            artwork = im.copy()
-    except FileNotFoundError:
-        raise ExportError(f"piece {piece.slug}: image {piece.file} is missing") from None
+    artwork = open_artwork(catalog.abspath(piece.file))
     alt = build_alt_text(piece, theme, settings, artwork)
     folder = out_dir / piece.slug
     images = {"image.jpg": encode_jpeg(render_post_image(artwork, config.size, config.fit, config.background),
@@ -355,9 +308,9 @@ def export_social_post(catalog: Catalog, piece: Piece, out_dir: Path, config: So
     write_text_atomic(folder / "caption.txt", caption + "\n")
     write_text_atomic(folder / "alt.txt", alt + "\n")
     post = {
-        "piece_id": piece.id, "slug": piece.slug, "title": piece.title or theme.title, "theme": theme.name,
+        "piece_id": piece.id, "slug": piece.slug, "title": view.title, "theme": theme.name,
         # why not in the caption: seed 004's caption has no reflection line; this is for the artist posting by hand
-        "reflection": piece_reflection(piece, theme), "url": url, "format": config.format,
+        "reflection": view.reflection, "url": view.url, "format": config.format,
         "size": list(config.size), "images": list(images),
         "caption": caption, "caption_chars": len(caption), "hashtags": _HASHTAG_RE.findall(caption), "alt": alt,
         "config": config.to_dict(), "created": now_iso(),

@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from PIL import Image
 
+from generator.common.images import to_rgb
 from installation.export.errors import ExportError
 
 
@@ -27,7 +28,7 @@ class LanczosUpscaler:
     name = "lanczos"
 
     def upscale(self, image: Image.Image, size: tuple[int, int]) -> Image.Image:
-        image = image.convert("RGB")
+        image = to_rgb(image)
         if image.size == size:
             return image.copy()
         # why reducing_gap: when shrinking a large source it first reduces by whole factors, 3-4x faster, same look

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pygame
 
-from curation.studio import piece_url
+from curation.public import piece_url
 from installation.gallery.config import GalleryConfig
 from installation.gallery.fonts import FontChoice, choose_font
 from installation.gallery.images import RAW_MODE, Prepared

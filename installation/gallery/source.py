@@ -16,7 +16,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation.catalog import PUBLIC_STATUSES, Catalog, CatalogError, piece_reflection
+from curation.catalog import PUBLIC_STATUSES, Catalog, CatalogError
+from curation.public import piece_reflection, piece_title
 from installation.gallery.order import PieceInfo
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def read_pieces(catalog: Catalog, score_curator: str = "aesthetic") -> list[Piec
         group = f"cluster {clusters[piece.id]}" if piece.id in clusters else f"theme {piece.theme or '-'}"
         out.append(PieceInfo(
             id=piece.id, slug=piece.slug, path=str(path), sha256=piece.sha256,
-            title=_printable(piece.title or (theme.title if theme else "")),
+            title=_printable(piece_title(piece, theme)),
             reflection=_printable(piece_reflection(piece, theme)),
             featured=piece.status == "featured", score=piece.scores.get(score_curator), group=group,
         ))

@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from generator.common.files import write_json_atomic
+
 log = logging.getLogger(__name__)
 
 STATE_NAME = "gallery-state.json"
@@ -30,20 +32,10 @@ def load_state(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 
 def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> bool:
-    """Write `state` as JSON via a temporary file, fsync and rename; False (logged) when the disk refuses."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write `state` as JSON atomically (`write_json_atomic`); False (logged) when the disk refuses."""
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(state, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        return True
+        write_json_atomic(path, state, indent=1)
     except OSError as exc:
         log.warning("cannot write the resume file %s (%s)", path, exc)
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
         return False
+    return True

@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from curation import public
 from curation.catalog import CatalogError
 from installation.web.deps import CatalogSource
 from installation.web.render import error_page
@@ -235,13 +236,14 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(SubPath, prefix=settings.root_path)
-    # review: the artist's pages; they send their own Content-Security-Policy (forms post to the site itself)
-    routers = (pages, media, pieces, themes, control, review_studio, review)
-    for module in routers:
-        app.include_router(module.router)
+    # a piece's page and files live under the prefix its QR codes encode, read now from its one home; review: the
+    # artist's pages, which send their own Content-Security-Policy (forms post to the site itself)
+    routers = [(pages.piece_router, public.PIECE_ROUTE), (media.piece_router, public.PIECE_ROUTE),
+               *((module.router, "") for module in (pages, media, pieces, themes, control, review_studio, review))]
+    for router, prefix in routers:
+        app.include_router(router, prefix=prefix)
     _check_root_path(settings.root_path, [app.openapi_url or ""] + [
-        route.path for module in routers for route in module.router.routes
-        if isinstance(route, Route)])
+        prefix + route.path for router, prefix in routers for route in router.routes if isinstance(route, Route)])
     return app
 
 

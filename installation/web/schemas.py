@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from curation.catalog import Piece, Theme, piece_reflection
-from curation.studio import piece_url
-from installation.web.views import piece_title, public_settings
+from curation.catalog import Piece, Theme
+from curation.public import LOSS_FILE, THUMBNAIL_FILE, base_url, piece_path, public_view
+from installation.web.views import public_settings
 
 
 class PieceOut(BaseModel):
@@ -53,21 +53,20 @@ class ThemeOut(BaseModel):
     url: str
 
 
-def piece_out(piece: Piece, theme: Theme | None, base_url: str) -> dict[str, Any]:
-    here = f"{base_url}/p/{piece.slug}"
+def piece_out(piece: Piece, theme: Theme | None, base: str) -> dict[str, Any]:
+    view = public_view(piece, theme, base)
     return {
-        "slug": piece.slug, "title": piece_title(piece, theme),
-        "reflection": piece_reflection(piece, theme), "theme": piece.theme, "status": piece.status,
-        "prompt": piece.prompt, "seed": piece.seed, "width": piece.width, "height": piece.height,
-        "created": piece.created, "url": piece_url(piece.slug, base_url), "image": f"{here}/image.png",
-        "thumbnail": f"{here}/thumb.jpg",
+        "slug": piece.slug, "title": view.title, "reflection": view.reflection, "theme": piece.theme,
+        "status": piece.status, "prompt": piece.prompt, "seed": piece.seed, "width": piece.width,
+        "height": piece.height, "created": piece.created, "url": view.url, "image": view.image_url,
+        "thumbnail": base_url(base) + piece_path(piece.slug, THUMBNAIL_FILE),
         "scores": {k: v for k, v in piece.scores.items() if v == v and abs(v) != float("inf")},
     }
 
 
-def piece_detail_out(piece: Piece, theme: Theme | None, base_url: str, has_loss: bool) -> dict[str, Any]:
-    return piece_out(piece, theme, base_url) | {
-        "loss_curve": f"{base_url}/p/{piece.slug}/loss.png" if has_loss else None,
+def piece_detail_out(piece: Piece, theme: Theme | None, base: str, has_loss: bool) -> dict[str, Any]:
+    return piece_out(piece, theme, base) | {
+        "loss_curve": base_url(base) + piece_path(piece.slug, LOSS_FILE) if has_loss else None,
         "settings": public_settings(piece.settings),
     }
 

@@ -1,4 +1,7 @@
-"""How a piece is told to the public: titles, prompts, the facts of how it was made. Plain data, no HTML, no web."""
+"""How a piece is told on its page: its prompts and the facts of how it was made. Plain data, no HTML, no web.
+
+Its title, reflection and addresses are `curation.public`'s, shared with every other surface.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from curation.catalog import Piece, Theme
+from curation.catalog import Piece
+from curation.public import piece_prompts, short_text
 
 SERIES_LINE = "Is your perception DSTRTD (distorted)?"
 AI_LINE = "This image was created by Artificial Intelligence."
@@ -20,14 +24,6 @@ ABOUT_TEXT = ("DSTRTD is a series of computer-generated snapshots of nature mean
 
 _ABSOLUTE_PATH = re.compile(r"^(?:/|~|[A-Za-z]:[\\/]|\\\\)")
 _MAX_TEXT = 400  # why: settings are ours, but a runaway value must not turn a phone page into a wall of text
-
-
-def short_text(text: str, limit: int) -> str:
-    """`text` cut at a word boundary to at most `limit` characters, with an ellipsis when cut."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
 
 
 def public_name(value: str) -> str:
@@ -65,41 +61,13 @@ def plain(value: Any) -> str:
     return short_text(public_name(str(value)), _MAX_TEXT)
 
 
-def piece_title(piece: Piece, theme: Theme | None) -> str:
-    if piece.title.strip():
-        return piece.title.strip()
-    if theme is not None and theme.title.strip():
-        return theme.title.strip()
-    text = parse_prompt(piece.prompt)[0]
-    return short_text(text[:1].upper() + text[1:], 60) if text else piece.slug
-
-
-def parse_prompt(spec: str) -> tuple[str, float | None]:
-    """'text:weight:stop' -> (text, weight); the text may hold colons itself, so numbers are taken from the right."""
-    parts = spec.split(":")
-    numbers: list[float] = []
-    while len(parts) > 1 and len(numbers) < 2:
-        try:
-            numbers.insert(0, float(parts[-1]))
-        except ValueError:
-            break
-        parts.pop()
-    return ":".join(parts).strip(), (numbers[0] if numbers else None)
-
-
 def prompt_lines(piece: Piece) -> list[str]:
     """The prompts a piece was made from, in words: 'a coral reef', 'glitch art (weight 0.6)', 'text (pushed away)'."""
-    specs = piece.settings.get("prompts")
-    if not isinstance(specs, list | tuple) or not specs:
-        specs = [piece.prompt] if piece.prompt.strip() else []
     lines = []
-    for spec in specs[:12]:
-        text, weight = parse_prompt(str(spec))
-        if not text:
-            continue
-        if weight is not None and weight < 0:
+    for text, weight in piece_prompts(piece)[:12]:
+        if weight < 0:
             text += " (pushed away)"
-        elif weight is not None and weight != 1:
+        elif weight != 1:
             text += f" (weight {weight:g})"
         lines.append(short_text(text, _MAX_TEXT))
     return lines

@@ -1,4 +1,4 @@
-"""The studio folder: init, themes.toml parsing and syncing, finding a studio, piece URLs."""
+"""The studio folder: init, themes.toml parsing and syncing, finding a studio."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from curation.studio import (
     DEFAULT_THEMES_TOML,
     Studio,
     StudioError,
-    base_url,
     init_studio,
     open_studio,
-    piece_url,
 )
 
 
@@ -63,14 +61,6 @@ def test_init_refuses_a_file(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(StudioError, match="not a folder"):
         init_studio(tmp_path / "f")
-
-
-def test_piece_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DSTRTD_BASE_URL", raising=False)
-    assert piece_url("coral-reef-ab12cd") == "http://localhost:8000/p/coral-reef-ab12cd"
-    monkeypatch.setenv("DSTRTD_BASE_URL", "https://dstrtd.art/")
-    assert base_url() == "https://dstrtd.art"
-    assert piece_url("x", "https://a.b/") == "https://a.b/p/x"
 
 
 def test_sync_writes_only_changed_themes_and_retires_removed_ones(tmp_path: Path) -> None:

@@ -60,3 +60,34 @@ def test_list_schedules_and_encoder_subcommand(capsys):
     with pytest.raises(SystemExit):
         main(["train", "encoder", "--help"])
     assert "encoder" in capsys.readouterr().out
+
+
+def test_every_scorer_option_sets_its_field_with_the_fields_default_and_help(tmp_path, capsys):
+    import argparse
+
+    from installation.commands.train import add_scorer_arguments, resolve_scorer_config
+    from training.scorer.config import TrainConfig
+
+    parser = argparse.ArgumentParser()
+    add_scorer_arguments(parser)
+    argv = ["--out", str(tmp_path / "run"), "--data", "r.csv", "--tower", "ViT-B-32", "--schedule", "seed001",
+            "--epochs-scale", "0.5", "--batch-size", "4", "--val-fraction", "0.2", "--seed", "3", "--device", "cpu",
+            "--num-workers", "2", "--head", "logits-per-text", "--rating-prompts", "a {} photo", "--no-learn-prompts",
+            "--head-warmup-epochs", "1", "--head-warmup-lr", "0.01", "--group-column", "theme", "--group-power",
+            "0.5", "--grad-clip", "1.5", "--skip-missing", "--checkpoint-every-steps", "5", "--max-steps", "9",
+            "--name", "mine", "--no-progress"]
+    config = resolve_scorer_config(parser.parse_args(argv))
+    assert config == TrainConfig(
+        data="r.csv", out=str(tmp_path / "run"), tower="ViT-B-32", schedule="seed001", epochs_scale=0.5,
+        batch_size=4, val_fraction=0.2, seed=3, device="cpu", num_workers=2, head="logits-per-text",
+        rating_prompts=tuple(f"a {k} photo" for k in range(1, 11)), learn_prompts=False, head_warmup_epochs=1,
+        head_warmup_lr=0.01, group_column="theme", group_power=0.5, grad_clip=1.5, skip_missing=True,
+        checkpoint_every_steps=5, max_steps=9, name="mine")
+    given = parser.parse_args(["--out", "o", "--data", "d", "--head-hidden", "16,8", "--head-dropout", "0.1",
+                               "--init-head", "auto"])
+    assert resolve_scorer_config(given) == TrainConfig(data="d", out="o", head_hidden=(16, 8), head_dropout=0.1,
+                                                       init_head="auto")
+    assert resolve_scorer_config(parser.parse_args(["--out", "o", "--data", "d"])) == TrainConfig(data="d", out="o")
+    text = " ".join(parser.format_help().split())
+    assert f"images per step (default: {TrainConfig.batch_size})" in text  # the field's help and default
+    assert "--head {distribution,logits-per-text}" in text  # the choices of the field's Literal type

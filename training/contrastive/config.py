@@ -9,78 +9,91 @@ tests use.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from generator.common.fields import known_keys
+from generator.common.fields import known_keys, setting
+from generator.common.registry import JsonRegistry
 from training.contrastive.errors import ContrastiveError
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+CONFIGS = JsonRegistry(Path(__file__).resolve().parent / "configs", "training config")
 
-LOSSES = ("clip", "sogclr", "isogclr")
-OPTIMIZERS = ("adamw", "adam", "radam", "lamb", "sgd", "rmsprop")
-SCHEDULES = ("cosine", "tanh", "constant")
-PRECISIONS = ("amp", "fp32")
+Loss = Literal["clip", "sogclr", "isogclr"]
+Optimizer = Literal["adamw", "adam", "radam", "lamb", "sgd", "rmsprop"]
+Sched = Literal["cosine", "tanh", "constant"]
+Precision = Literal["amp", "fp32"]
+Resize = Literal["pad", "crop"]
+LOSSES: tuple[str, ...] = get_args(Loss)
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
+SCHEDULES: tuple[str, ...] = get_args(Sched)
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+RESIZES: tuple[str, ...] = get_args(Resize)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     # -- data
-    val_fraction: float = 0.2  # held out for retrieval/zero-shot evaluation; 0 evaluates on the training rows
-    eval_data: str = ""  # a separate manifest to evaluate on instead (seed 002: COCO and ImageNet); all rows train
-    data_fraction: float = 1.0  # seed 002 phase 1 searches on 20% of the training rows
-    background: str = "#ffffff"  # transparent cut-outs are composited onto this colour
-    resize: str = "pad"  # "pad" keeps a whole cut-out (pad to square, then resize); "crop" is CLIP's centre crop
-    num_workers: int = 0
+    val_fraction: float = setting(0.2, "share of pairs held out for evaluation (0: evaluate on the training pairs)")
+    eval_data: str = setting("", "evaluate on this manifest instead of a held-out share (labels give zero-shot "
+                                 "accuracy); all pairs train", show="none")  # seed 002: COCO and ImageNet
+    data_fraction: float = setting(1.0, "train on this share of the training pairs")  # seed 002 phase 1: 20%
+    background: str = setting("#ffffff", "colour transparent cut-outs are composited onto")
+    resize: Resize = setting("pad", "pad: keep a whole cut-out (pad to square, then resize); crop: CLIP's centre "
+                                    "crop")
+    num_workers: int = setting(0, "data-loading worker processes")
     # -- model
-    model: str = "RN50"  # why: seed 002's image tower is a ResNet-50; any open_clip name or a name in configs/models
-    embed_dim: int = 256  # Table 1
+    # why RN50: seed 002's image tower is a ResNet-50
+    model: str = setting("RN50", "open_clip architecture (ViT-B-32, RN50, ...) or one of ours (tiny); random "
+                                 "weights")
+    embed_dim: int = setting(256, "width of the shared embedding")  # Table 1
     # -- loss
-    loss: str = "sogclr"
-    temp: float = 0.01  # global temperature of CLIP and SogCLR (course codebase default)
-    learnable_temp: bool = False  # Table 1: CLIP's temperature stays fixed
-    sogclr_gamma: float = 0.8  # Table 1: weight of the new mini-batch estimate in u's moving average
-    rho_I: float = 8.0  # Table 1: iSogCLR's DRO radius for image anchors
-    rho_T: float = 8.0  # Table 1: ... and for text anchors
-    tau_init: float = 0.01  # Table 1: iSogCLR's per-sample temperatures start here
-    eta_init: float = 0.001  # Table 1: step size of the temperature updates
-    tau_min: float = 0.005  # course codebase bounds of the per-sample temperatures
-    tau_max: float = 0.05
-    beta_u: float = 0.5  # course codebase: moving average of the temperature gradients
-    tau_grad_clip: float = 5.0  # course codebase: temperature gradients are clipped to +-5 before averaging
+    loss: Loss = setting("sogclr", "contrastive loss")
+    temp: float = setting(0.01, "temperature of the CLIP and SogCLR losses")  # course codebase default
+    learnable_temp: bool = setting(False, "CLIP loss: learn the temperature")  # Table 1: it stays fixed
+    sogclr_gamma: float = setting(0.8, "weight of the new mini-batch estimate in SogCLR's moving average")  # Table 1
+    rho_I: float = setting(8.0, "iSogCLR's DRO radius for image anchors")  # Table 1
+    rho_T: float = setting(8.0, "iSogCLR's DRO radius for text anchors")  # Table 1
+    tau_init: float = setting(0.01, "iSogCLR's per-sample temperatures start here")  # Table 1
+    eta_init: float = setting(0.001, "step size of iSogCLR's temperature updates")  # Table 1
+    tau_min: float = setting(0.005, "lower bound of iSogCLR's per-sample temperatures")  # course codebase
+    tau_max: float = setting(0.05, "upper bound of iSogCLR's per-sample temperatures")  # course codebase
+    beta_u: float = setting(0.5, "moving average of iSogCLR's temperature gradients")  # course codebase
+    # course codebase: temperature gradients are clipped to +-5 before averaging
+    tau_grad_clip: float = setting(5.0, "clip of iSogCLR's temperature gradients")
     # -- optimisation
-    optimizer: str = "adamw"  # the course codebase's default optimizer
-    lr: float = 2e-4  # Table 1
-    weight_decay: float = 0.02  # course codebase default (Table 1 is silent); not applied to gains, biases, scales
-    momentum: float = 0.9  # SGD and RMSprop only
-    beta1: float = 0.9
-    beta2: float = 0.999
-    opt_eps: float = 1e-8
-    grad_clip: float = 0.0  # max global gradient norm; 0 leaves gradients as they are
-    sched: str = "cosine"
-    warmup_epochs: int = 5  # Table 1
-    warmup_lr: float = 1e-5  # course codebase default; warm-up goes linearly from here to lr
-    min_lr: float = 1e-5  # Table 3
-    cooldown_epochs: int = 0  # Table 1: epochs held at min_lr after the decay
-    epochs: int = 30  # seed 002 phase 3 (phases 1 and 2 ran 10 and 15)
-    batch_size: int = 128  # Table 1: the global batch, split evenly across ranks
-    precision: str = "amp"  # mixed precision on CUDA only; CPU always runs float32
-    seed: int = 42
-    device: str = "auto"
+    optimizer: Optimizer = setting("adamw", "optimizer")  # the course codebase's default
+    lr: float = setting(2e-4, "peak learning rate")  # Table 1
+    # course codebase default (Table 1 is silent)
+    weight_decay: float = setting(0.02, "weight decay (not applied to gains, biases and scales)")
+    momentum: float = setting(0.9, "SGD and RMSprop momentum")
+    beta1: float = setting(0.9, "Adam-family beta1")
+    beta2: float = setting(0.999, "Adam-family beta2")
+    opt_eps: float = setting(1e-8, "Adam-family epsilon")
+    grad_clip: float = setting(0.0, "max global gradient norm (0: off)")
+    sched: Sched = setting("cosine", "learning-rate schedule after the warm-up")
+    warmup_epochs: int = setting(5, "epochs of linear warm-up from warmup_lr to lr")  # Table 1
+    warmup_lr: float = setting(1e-5, "learning rate the warm-up starts from")  # course codebase default
+    min_lr: float = setting(1e-5, "learning rate at the end of the decay")  # Table 3
+    cooldown_epochs: int = setting(0, "epochs held at min_lr after the decay")  # Table 1
+    epochs: int = setting(30, "epochs to train")  # seed 002 phase 3 (phases 1 and 2 ran 10 and 15)
+    batch_size: int = setting(128, "global batch, split across ranks")  # Table 1
+    precision: Precision = setting("amp", "amp: mixed precision, on CUDA only (CPU always runs float32)")
+    seed: int = setting(42, "seed of the split, the data order and the initial weights")
+    device: str = setting("auto", "auto, cpu, cuda, cuda:N or mps (under torchrun, cuda is each rank's GPU)")
     # -- evaluation and bookkeeping
-    eval_every: int = 1  # epochs between evaluations (the last epoch is always evaluated)
-    eval_batch_size: int = 256
-    eval_train_max: int = 1000  # also report retrieval on up to this many training rows (0: never)
-    zero_shot_templates: tuple[str, ...] = ("a picture of {}.", "a drawing of {}.", "{}")
-    log_every: int = 10  # steps between log lines
-    checkpoint_every: int = 0  # steps between mid-epoch checkpoints; 0 saves at epoch ends only
+    eval_every: int = setting(1, "epochs between evaluations (the last epoch is always evaluated)")
+    eval_batch_size: int = setting(256, "batch size of the evaluations")
+    eval_train_max: int = setting(1000, "also report retrieval on up to this many training pairs (0: never)")
+    zero_shot_templates: tuple[str, ...] = setting(("a picture of {}.", "a drawing of {}.", "{}"),
+                                                   "prompt templates of zero-shot classification")
+    log_every: int = setting(10, "steps between log lines")
+    checkpoint_every: int = setting(0, "steps between mid-epoch checkpoints (0: at epoch ends only)")
 
     def __post_init__(self) -> None:
         problems = []
         for name, allowed in (("loss", LOSSES), ("optimizer", OPTIMIZERS), ("sched", SCHEDULES),
-                              ("precision", PRECISIONS), ("resize", ("pad", "crop"))):
+                              ("precision", PRECISIONS), ("resize", RESIZES)):
             if getattr(self, name) not in allowed:
                 problems.append(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
         for name in ("lr", "temp", "tau_init", "tau_min", "tau_max", "batch_size", "epochs", "embed_dim",
@@ -151,28 +164,16 @@ def _coerce(name: str, value: Any) -> Any:
                 value = [value]
             (item, _ellipsis) = get_args(hint)
             return tuple(item(v) for v in value)
-        return str(value) if hint is str else value
+        return str(value) if hint is str or get_origin(hint) is Literal else value
     except (TypeError, ValueError) as exc:
         raise ContrastiveError(f"config field {name} expects {getattr(hint, '__name__', hint)}, got {value!r}") from exc
 
 
 def known_configs() -> list[str]:
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
+    return CONFIGS.names()
 
 
 def load_config(name_or_path: str | Path) -> TrainConfig:
     """A named config (`configs/<name>.json`) or a JSON file; keys starting with "_" are notes and are skipped."""
-    path = Path(name_or_path)
-    if path.suffix != ".json" or not path.is_file():
-        named = CONFIG_DIR / f"{name_or_path}.json"
-        if not named.is_file():
-            raise ContrastiveError(f"unknown training config {str(name_or_path)!r}: not a JSON file and not one of "
-                                   f"{', '.join(known_configs())}")
-        path = named
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ContrastiveError(f"cannot read training config {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ContrastiveError(f"training config {path} must hold a JSON object")
+    _, data = CONFIGS.resolve(name_or_path)  # an unknown name raises UnknownEntry listing the known ones
     return TrainConfig.from_dict({k: v for k, v in data.items() if not k.startswith("_")})

@@ -18,6 +18,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from generator.common.device import resolve_device
+
 log = logging.getLogger(__name__)
 
 
@@ -34,6 +36,15 @@ class DistInfo:
     @property
     def enabled(self) -> bool:
         return self.world_size > 1
+
+
+def rank_device(name: str, info: DistInfo) -> torch.device:
+    """The device of this rank: `resolve_device`'s choice, where a bare "cuda" (or "auto" on a GPU machine) means
+    the GPU of this rank's LOCAL_RANK."""
+    device = resolve_device(name)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", info.local_rank)
+    return device
 
 
 def init_distributed(device_type: str = "cpu") -> DistInfo:

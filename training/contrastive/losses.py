@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from training.contrastive.config import LOSSES
+
 
 class GlobalLossStep(NamedTuple):
     loss: Tensor  # scalar to call backward() on
@@ -332,4 +334,4 @@ def build_loss(name: str, num_samples: int, *, temp: float, sogclr_gamma: float,
     if name == "isogclr":
         return ISogCLRLoss(num_samples, gamma=sogclr_gamma, tau_init=tau_init, rho_image=rho_I, rho_text=rho_T,
                            eta=eta_init, beta=beta_u, tau_min=tau_min, tau_max=tau_max, grad_clip=tau_grad_clip)
-    raise ValueError(f"unknown loss {name!r}; known: clip, sogclr, isogclr")
+    raise ValueError(f"unknown loss {name!r}; known: {', '.join(LOSSES)}")

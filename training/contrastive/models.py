@@ -116,7 +116,7 @@ def export_open_clip(encoder: Encoder, folder: Path) -> Path:
     `open_clip.create_model("local-dir:<folder>")` loads back (so the curators can use a trained encoder)."""
     from safetensors.torch import save_file
 
-    from training.contrastive.io import atomic_write_text
+    from generator.common.files import write_text_atomic as atomic_write_text
 
     folder.mkdir(parents=True, exist_ok=True)
     config = {

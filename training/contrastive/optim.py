@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from training.contrastive.config import OPTIMIZERS
 from training.contrastive.errors import ContrastiveError
 
 
@@ -103,4 +104,4 @@ def build_optimizer(name: str, groups: list[dict], *, lr: float, weight_decay: f
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if name == "rmsprop":
         return torch.optim.RMSprop(groups, lr=lr, momentum=momentum, eps=eps, weight_decay=weight_decay)
-    raise ContrastiveError(f"unknown optimizer {name!r}; known: adamw, adam, radam, lamb, sgd, rmsprop")
+    raise ContrastiveError(f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}")

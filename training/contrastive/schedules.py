@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from torch.optim import Optimizer
 
+from training.contrastive.config import SCHEDULES, Sched
+
 # timm's TanhLRScheduler bounds: the decay follows 1 - tanh(x) for x from -7 to 3
 TANH_LOWER, TANH_UPPER = -7.0, 3.0
 
@@ -23,11 +25,11 @@ class Schedule:
     cooldown_steps: int = 0
     warmup_lr: float = 0.0
     min_lr: float = 0.0
-    kind: str = "cosine"  # cosine | tanh | constant
+    kind: Sched = "cosine"
 
     def __post_init__(self) -> None:
-        if self.kind not in ("cosine", "tanh", "constant"):
-            raise ValueError(f"unknown schedule {self.kind!r}; known: cosine, tanh, constant")
+        if self.kind not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.kind!r}; known: {', '.join(SCHEDULES)}")
         if self.total_steps < 1 or min(self.warmup_steps, self.cooldown_steps) < 0:
             raise ValueError(f"need total_steps >= 1 and non-negative warm-up/cool-down, got {self}")
 
@@ -52,7 +54,7 @@ class Schedule:
         return self.min_lr + (self.lr - self.min_lr) * factor
 
 
-def schedule_for(*, kind: str, lr: float, warmup_lr: float, min_lr: float, epochs: int, warmup_epochs: int,
+def schedule_for(*, kind: Sched, lr: float, warmup_lr: float, min_lr: float, epochs: int, warmup_epochs: int,
                  cooldown_epochs: int, steps_per_epoch: int) -> Schedule:
     """The per-step schedule of a run whose settings count epochs."""
     total = max(epochs * steps_per_epoch, 1)

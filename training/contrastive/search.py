@@ -11,17 +11,16 @@ the requested number of trials to the same study.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generator.common.files import write_json_atomic
 from training.contrastive.config import LOSSES, TrainConfig
 from training.contrastive.data import Manifest, read_manifest
 from training.contrastive.errors import NonFiniteTrainingLoss
-from training.contrastive.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +121,7 @@ def write_summary(study: Any, path: Path) -> None:
              "metrics": t.user_attrs} for t in study.trials]
     done = [r for r in rows if r["state"] == "COMPLETE"]
     best = max(done, key=lambda r: r["value"]) if done else None
-    atomic_write_text(path, json.dumps({"study": study.study_name, "best": best, "trials": rows}, indent=2))
+    write_json_atomic(path, {"study": study.study_name, "best": best, "trials": rows})
 
 
 def best_config(study: Any, base: TrainConfig) -> TrainConfig:

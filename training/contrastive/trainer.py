@@ -6,28 +6,27 @@ every `log_every` steps, evaluations per epoch, the final and best evaluations),
 `checkpoints/best-model.pt` (weights at the best held-out objective) and `encoder/` (the final model in open_clip's
 local-dir format). Only rank 0 writes. Progress goes to `logging` and to the caller's `on_step` callback.
 
-Resuming from `checkpoints/last.pt` continues at the next step with the same batch, learning rate and state, so
-an interrupted run and an uninterrupted one take the same steps.
+Resuming from `checkpoints/last.pt` continues at the next step with the same batch, learning rate, loss state and
+RNG states (`training.runstate`), so an interrupted run and an uninterrupted one take the same steps.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from generator.common.files import write_json_atomic
+from training import runstate
 from training.contrastive import distributed
 from training.contrastive.config import TrainConfig
 from training.contrastive.data import (
@@ -41,15 +40,16 @@ from training.contrastive.data import (
 )
 from training.contrastive.errors import ContrastiveError, NonFiniteTrainingLoss
 from training.contrastive.evaluation import evaluate
-from training.contrastive.io import atomic_torch_save, atomic_write_text
 from training.contrastive.losses import build_loss
 from training.contrastive.models import Encoder, create_encoder, export_open_clip
 from training.contrastive.optim import build_optimizer, parameter_groups
 from training.contrastive.schedules import schedule_for, set_lr
+from training.errors import ResumeRefused
+from training.runstate import Progress
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "dstrtd-contrastive-1"
+CHECKPOINT_KIND = "dstrtd-contrastive-2"  # 1: before RNG states were stored as tensors (refused: not weights_only)
 # settings a resumed run may change; any other difference means a different run
 RESUMABLE_CHANGES = {"epochs", "eval_every", "eval_batch_size", "eval_train_max", "log_every", "checkpoint_every",
                      "num_workers", "device"}
@@ -77,18 +77,6 @@ class TrainResult:
     stopped_early: bool = False
 
 
-def resolve_device(name: str, info: distributed.DistInfo) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ContrastiveError("device=cuda but no CUDA device is visible; use --device cpu")
-        if device.index is None:
-            device = torch.device("cuda", info.local_rank)
-    return device
-
-
 def records_fingerprint(records: Sequence[Record]) -> str:
     h = hashlib.sha256()
     for r in records:
@@ -112,7 +100,7 @@ class Trainer:
         self.out = Path(out) if out is not None else None
         if self.out is not None and not resume and self.checkpoint_path.is_file():
             raise ContrastiveError(f"{self.out} already holds a run; resume it (--resume) or choose another --out")
-        self.device = resolve_device(cfg.device, self.dist)
+        self.device = distributed.rank_device(cfg.device, self.dist)
         torch.manual_seed(cfg.seed)
 
         manifest = data if isinstance(data, Manifest) else read_manifest(data) if isinstance(data, str | Path) \
@@ -189,7 +177,7 @@ class Trainer:
             self.load_checkpoint(self.checkpoint_path)
         if self.dist.is_main and self.out is not None:
             self.out.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.out / "config.json", json.dumps(self.describe(), indent=2))
+            write_json_atomic(self.out / "config.json", self.describe())
 
     # -- bookkeeping -----------------------------------------------------------------------------------------------
 
@@ -203,8 +191,6 @@ class Trainer:
         return self.steps_per_epoch * self.config.epochs
 
     def describe(self) -> dict[str, Any]:
-        import open_clip
-
         return {
             "config": self.config.to_dict(),
             "data": {"argument": self.data_argument, "source": self.source, "train_pairs": len(self.train_set),
@@ -216,43 +202,29 @@ class Trainer:
             "run": {"device": str(self.device), "world_size": self.dist.world_size,
                     "mixed_precision": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "off",
                     "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps},
-            "versions": {"torch": torch.__version__, "open_clip": open_clip.__version__},
+            "versions": runstate.library_versions(),
         }
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "config": self.config.to_dict(),
-            "train_fingerprint": self.fingerprint,
-            "model": self.model.state_dict(),
-            "loss": self.loss_fn.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-            "train_log": self.train_log, "epochs_log": self.epochs_log, "best": self.best,
-            "rng": {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                    "loader": self.loader.generator.get_state()},
-        }
+        """The checkpoint of this moment: settings, position, RNG states, model, loss state, optimizer, logs."""
+        progress = Progress(self.epoch, self.batch_in_epoch, self.step)
+        return runstate.checkpoint(CHECKPOINT_KIND, self.config.to_dict(), progress, self.loader.generator,
+                                   train_fingerprint=self.fingerprint, model=self.model.state_dict(),
+                                   loss=self.loss_fn.state_dict(), optimizer=self.optimizer.state_dict(),
+                                   scaler=self.scaler.state_dict(), train_log=self.train_log,
+                                   epochs_log=self.epochs_log, best=self.best)
 
     def save_checkpoint(self, path: Path | None = None) -> None:
         if self.dist.is_main and self.out is not None:
-            atomic_torch_save(self.state_dict(), path or self.checkpoint_path)
+            runstate.save_checkpoint(self.state_dict(), path or self.checkpoint_path)
         distributed.barrier(self.dist)
 
     def load_checkpoint(self, path: Path) -> None:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        if ckpt.get("format") != CHECKPOINT_FORMAT:
-            raise ContrastiveError(f"{path} is not a contrastive training checkpoint ({CHECKPOINT_FORMAT})")
-        saved, now = ckpt["config"], self.config.to_dict()
-        changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
-        if changed:
-            diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in changed)
-            raise ContrastiveError(f"cannot resume {path}: the settings differ ({diffs}); only "
-                                   f"{', '.join(sorted(RESUMABLE_CHANGES))} may change, or use a new --out folder")
+        ckpt = runstate.load_checkpoint(path, CHECKPOINT_KIND)
+        runstate.check_settings(path, ckpt["config"], self.config.to_dict(), RESUMABLE_CHANGES)
         if ckpt["train_fingerprint"] != self.fingerprint:
-            raise ContrastiveError(f"cannot resume {path}: the training pairs differ from the run's (the per-sample "
-                                   "loss state belongs to the old ones); use a new --out folder")
+            raise ResumeRefused(f"cannot resume {path}: the training pairs differ from the run's (the per-sample "
+                                "loss state belongs to the old ones); use a new --out folder")
         self.model.load_state_dict(ckpt["model"], strict=True)
         self.loss_fn.load_state_dict(ckpt["loss"], strict=True)
         self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -260,15 +232,10 @@ class Trainer:
             # why the guard: a run saved under bf16 (no scaler: empty state) may resume on a GPU that needs fp16,
             # whose GradScaler refuses an empty state; it then starts from its initial scale
             self.scaler.load_state_dict(ckpt["scaler"])
-        self.step, self.epoch, self.batch_in_epoch = ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]
+        progress = Progress.from_dict(ckpt["progress"])
+        self.step, self.epoch, self.batch_in_epoch = progress.step, progress.epoch, progress.batch
         self.train_log, self.epochs_log, self.best = ckpt["train_log"], ckpt["epochs_log"], ckpt["best"]
-        rng = ckpt["rng"]
-        torch.set_rng_state(rng["torch"])
-        random.setstate(rng["python"])
-        np.random.set_state(rng["numpy"])
-        if rng.get("cuda") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
-        self.loader.generator.set_state(rng["loader"])
+        runstate.restore_rng(ckpt["rng"], self.loader.generator)
         log.info("resumed %s at step %d (epoch %d, batch %d)", path, self.step, self.epoch + 1, self.batch_in_epoch)
 
     def write_metrics(self) -> None:
@@ -279,7 +246,7 @@ class Trainer:
         final = self.epochs_log[-1] if self.epochs_log else {}
         doc = {"loss": self.config.loss, "steps": self.step, "epochs_done": self.epoch,
                "final": final, "best": self.best, "epochs": self.epochs_log, "train": self.train_log}
-        atomic_write_text(self.out / "metrics.json", json.dumps(doc, indent=2))
+        write_json_atomic(self.out / "metrics.json", doc)
         plot_run(self.train_log, self.epochs_log, self.out, f"{self.encoder.name} / {self.config.loss}")
 
     # -- training --------------------------------------------------------------------------------------------------
@@ -399,9 +366,9 @@ class Trainer:
                 if not self.best or scored["objective"] > self.best["objective"]:
                     self.best = {"epoch": self.epoch, "step": self.step, **scored}
                     if self.out is not None:
-                        atomic_torch_save({"model": self.model.state_dict(), "epoch": self.epoch, "metrics": scored,
-                                           "model_cfg": self.encoder.model_cfg},
-                                          self.out / "checkpoints" / "best-model.pt")
+                        best = {"model": self.model.state_dict(), "epoch": self.epoch, "metrics": scored,
+                                "model_cfg": self.encoder.model_cfg}
+                        runstate.save_checkpoint(best, self.out / "checkpoints" / "best-model.pt")
         self.epochs_log.append(entry)
         self.save_checkpoint()
         self.write_metrics()

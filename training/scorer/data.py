@@ -13,8 +13,10 @@ Sources (`load_ratings`):
 
 Bad rows are logged with their row number, counted in the `DataReport` and skipped. Image files that are missing are an
 error that lists them (a typo in a ratings file should not silently shrink the data), unless `skip_missing=True`.
-Images that cannot be decoded show up only when read: the dataset returns a failure record instead of raising, the
-collate function drops it and the trainer counts it, so no epoch ever crashes on one bad file.
+Images are decoded as the gallery shows them (`generator.common.images.open_rgb`: EXIF orientation, transparency on
+the display background, 16-bit, ICC profiles to sRGB), so the scorer learns on the pixels visitors see. Images that
+cannot be decoded show up only when read: the dataset returns a failure record instead of raising, the collate
+function drops it and the trainer counts it, so no epoch ever crashes on one bad file.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import torch
 from torch.utils.data import Dataset
 
 from curation.aesthetic import N_BINS, SCORE_MAX, SCORE_MIN, pil_to_tensor
+from generator.common.errors import UnreadableImage
+from generator.common.images import open_rgb
 from training.errors import TrainingError
 
 log = logging.getLogger(__name__)
@@ -319,14 +323,13 @@ class RatedImageDataset(Dataset):
         return len(self.samples)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        from PIL import Image
-
         sample = self.samples[index]
         try:
-            with Image.open(sample.image) as img:
-                image = pil_to_tensor(img, self.image_size)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-            return {"index": index, "error": f"{type(exc).__name__}: {exc}"}
+            # the pixels the gallery shows: EXIF orientation, alpha on the display background, 16-bit, ICC to sRGB
+            decoded = open_rgb(sample.image)
+        except UnreadableImage as exc:
+            return {"index": index, "error": str(exc)}
+        image = pil_to_tensor(decoded.image, self.image_size)
         assert self.distributions is not None
         return {"image": image, "distribution": self.distributions[index], "score": self.scores[index],
                 "weight": self.weights[index], "index": index}

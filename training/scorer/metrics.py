@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import torch
+
+from training.scorer.losses import make_loss
 
 
 def _check(pred: torch.Tensor, target: torch.Tensor) -> None:
@@ -58,3 +62,20 @@ def evaluate(pred: torch.Tensor, target: torch.Tensor, threshold: float = 5.0) -
     """{"plcc", "srcc", "mse", "acc5", "n"} for scores (N,)."""
     return {"plcc": plcc(pred, target), "srcc": srcc(pred, target), "mse": mse(pred, target),
             "acc5": binary_accuracy(pred, target, threshold), "n": float(pred.numel())}
+
+
+def validation_metrics(pred: torch.Tensor, target: torch.Tensor, probs: torch.Tensor, distributions: torch.Tensor,
+                       loss_name: str, groups: Sequence[str] | None = None) -> dict[str, Any]:
+    """`evaluate`, the loss `loss_name` (on the (N, 10) `probs` against `distributions` where it compares
+    distributions), and with `groups` (one name per image) {"groups": {name: {"plcc", "mse", "n"}}}."""
+    metrics: dict[str, Any] = evaluate(pred, target)
+    loss_fn, on_distributions = make_loss(loss_name)
+    metrics["loss"] = float(loss_fn(probs, distributions) if on_distributions else loss_fn(pred, target))
+    if groups is not None:
+        per_group = {}
+        for g in sorted(set(groups)):
+            mask = torch.tensor([x == g for x in groups])
+            metrics_g = evaluate(pred[mask], target[mask])
+            per_group[g] = {k: metrics_g[k] for k in ("plcc", "mse", "n")}
+        metrics["groups"] = per_group
+    return metrics

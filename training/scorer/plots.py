@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from generator.common.files import atomic_path
+
 
 def plot_curves(history: dict[str, Any], path: str | Path) -> Path:
     """Loss per step (one colour per loss, log scale, stage boundaries dashed) and validation PLCC/SRCC/MSE per
@@ -64,7 +66,6 @@ def plot_curves(history: dict[str, Any], path: str | Path) -> Path:
         lines = ax_val.get_legend_handles_labels()
         more = ax_mse.get_legend_handles_labels()
         ax_val.legend(lines[0] + more[0], lines[1] + more[1], loc="lower right", fontsize=8)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
     return path

@@ -8,21 +8,24 @@ every 2 epochs (seed 000). Pass a name from the folder or a path to your own JSO
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from generator.common.fields import known_keys
+from generator.common.registry import JsonRegistry
 from training.errors import TrainingError
 from training.scorer.losses import LOSSES
 
-OPTIMIZERS = ("adamw", "adam", "sgd")
-TRAIN_PARTS = ("all", "head")
-LR_DECAYS = ("constant", "cosine")
+Optimizer = Literal["adamw", "adam", "sgd"]
+TrainPart = Literal["all", "head"]  # "head": the tower is frozen
+LrDecay = Literal["constant", "cosine"]  # "cosine": to 0 at the end of the stage
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
+TRAIN_PARTS: tuple[str, ...] = get_args(TrainPart)
+LR_DECAYS: tuple[str, ...] = get_args(LrDecay)
+SCHEDULES = JsonRegistry(Path(__file__).resolve().parent / "schedules", "schedule")
 
 
 class ScheduleError(TrainingError):
@@ -32,16 +35,16 @@ class ScheduleError(TrainingError):
 @dataclass(frozen=True)
 class Stage:
     name: str
-    optimizer: str
+    optimizer: Optimizer
     lr: float
     epochs: int
     losses: tuple[str, ...] = ("mse",)
     loss_every: int = 0  # epochs per loss before the next one; 0 spreads the stage's epochs evenly over its losses
-    train: str = "all"  # "all" | "head" (tower frozen)
+    train: TrainPart = "all"
     weight_decay: float | None = None  # None: the optimizer's own default (AdamW 0.01, Adam and SGD 0)
     momentum: float = 0.0  # SGD only; the seed's SGD is plain
     warmup_steps: int = 0
-    lr_decay: str = "constant"  # "constant" | "cosine" (to 0 at the end of the stage)
+    lr_decay: LrDecay = "constant"
 
     def __post_init__(self) -> None:
         where = f"stage {self.name!r}"
@@ -132,27 +135,12 @@ class Schedule:
 
 
 def list_schedules() -> list[str]:
-    folder = resources.files("training.scorer").joinpath("schedules")
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+    return SCHEDULES.names()
 
 
 def load_schedule(name_or_path: str | Path) -> Schedule:
     """A schedule by registry name (see `list_schedules`) or from a JSON file path."""
-    path = Path(name_or_path)
-    if path.suffix == ".json" or path.is_file():
-        if not path.is_file():
-            raise FileNotFoundError(f"schedule file not found: {path}")
-        text = path.read_text(encoding="utf-8")
-    else:
-        names = list_schedules()
-        if str(name_or_path) not in names:
-            raise ScheduleError(f"unknown schedule {str(name_or_path)!r}; known: {', '.join(names)} "
-                                "(or give a path to a .json file)")
-        text = resources.files("training.scorer").joinpath(f"schedules/{name_or_path}.json").read_text("utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ScheduleError(f"schedule {name_or_path}: not valid JSON ({exc})") from exc
+    _, data = SCHEDULES.resolve(name_or_path)  # an unknown name raises UnknownEntry listing the known ones
     return Schedule.from_dict(data)
 
 

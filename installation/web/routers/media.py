@@ -11,18 +11,21 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, Response
 
+from curation.public import IMAGE_FILE, LOSS_FILE, THUMBNAIL_FILE
 from installation.web.deps import IMAGE_TYPES, CatalogsDep, public_piece
 from installation.web.render import stylesheet
 from installation.web.routers import get_and_head
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["media"])
+# a piece's files, included under `curation.public.PIECE_ROUTE` by `create_app`, beside its page
+piece_router = APIRouter(tags=["media"])
 
 THUMB_SIZE = 480  # why: twice the widest grid cell on a phone, so thumbnails stay sharp on 2x screens
 CACHE = "public, max-age=86400"  # why: a slug names one image forever, but a piece may be withdrawn within a day
 
 
-@get_and_head(router, "/p/{slug}/image.png", summary="A published piece's image", response_class=FileResponse)
+@get_and_head(piece_router, f"/{{slug}}/{IMAGE_FILE}", summary="A published piece's image", response_class=FileResponse)
 def image(slug: str, catalogs: CatalogsDep) -> FileResponse:
     with catalogs.read() as cat:
         piece = public_piece(cat, slug)
@@ -33,11 +36,12 @@ def image(slug: str, catalogs: CatalogsDep) -> FileResponse:
                         headers={"Cache-Control": CACHE, "ETag": f'"{piece.sha256}"'})
 
 
-@get_and_head(router, "/p/{slug}/loss.png", summary="A published piece's loss curve", response_class=FileResponse)
+@get_and_head(piece_router, f"/{{slug}}/{LOSS_FILE}", summary="A published piece's loss curve",
+              response_class=FileResponse)
 def loss_curve(slug: str, catalogs: CatalogsDep) -> FileResponse:
     with catalogs.read() as cat:
         piece = public_piece(cat, slug)
-        path = catalogs.piece_file(cat, piece, "loss.png")
+        path = catalogs.piece_file(cat, piece, LOSS_FILE)
     if path is None:
         raise HTTPException(404, "This piece has no loss curve.")
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": CACHE})
@@ -47,16 +51,16 @@ def loss_curve(slug: str, catalogs: CatalogsDep) -> FileResponse:
 def _thumbnail(path: Path, sha256: str) -> bytes:
     from PIL import Image  # why: only thumbnails need Pillow; the rest of the web part is standard library
 
-    with Image.open(path) as im:
-        im.draft("RGB", (THUMB_SIZE, THUMB_SIZE))
-        im = im.convert("RGB")
-        im.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
-        out = io.BytesIO()
-        im.save(out, "JPEG", quality=85, optimize=True)
+    from generator.common.images import open_rgb
+
+    im = open_rgb(path, draft_size=(THUMB_SIZE, THUMB_SIZE)).image
+    im.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=85, optimize=True)
     return out.getvalue()
 
 
-@get_and_head(router, "/p/{slug}/thumb.jpg",
+@get_and_head(piece_router, f"/{{slug}}/{THUMBNAIL_FILE}",
               summary="A published piece's thumbnail (JPEG, at most 480 pixels a side)")
 def thumbnail(slug: str, catalogs: CatalogsDep) -> Response:
     with catalogs.read() as cat:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from curation.catalog import PUBLIC_STATUSES, Catalog, Theme
+from curation.public import LOSS_FILE
 from installation.web.deps import CatalogsDep, SettingsDep, public_piece
 from installation.web.schemas import PieceDetailOut, PiecePageOut, piece_detail_out, piece_out
 from installation.web.settings import API_MAX_LIMIT
@@ -40,5 +41,5 @@ def get_piece(slug: str, settings: SettingsDep, catalogs: CatalogsDep) -> dict[s
     with catalogs.read() as cat:
         piece = public_piece(cat, slug)
         theme = cat.get_theme(piece.theme) if piece.theme else None
-        has_loss = catalogs.piece_file(cat, piece, "loss.png") is not None
+        has_loss = catalogs.piece_file(cat, piece, LOSS_FILE) is not None
     return piece_detail_out(piece, theme, settings.base_url, has_loss)

@@ -1,48 +1,48 @@
 """The artist's review page: look at the pieces of one status and accept, feature or reject them, name them and write
 their reflections, with a tap on a phone. Server-rendered, no script, never linked from the public pages.
 
-Auth: the control token (`WebSettings.token`). `/review/login` takes it once and sets a session cookie holding
-`<expires>.<nonce>.<name>.<hmac>`, signed with a key derived from the token (the token itself never leaves the
-server again; a new token ends every session). Each form carries a CSRF field, an HMAC of the session value; a POST
-without it is refused. The cookie is HttpOnly, SameSite=Strict, Secure on an https base URL, and its Path is the
-review pages' own ("/dstrtd/review" under a sub-path), so public pages never receive it.
+Auth: the control token, taken once at `/review/login`, then a signed session cookie and a CSRF field on every form
+(`installation.web.review_session`). The cookie is HttpOnly, SameSite=Strict, Secure on an https base URL, and its
+Path is the review pages' own ("/dstrtd/review" under a sub-path), so public pages never receive it.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import hmac
 import logging
-import secrets
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
 from curation.catalog import REFLECTION_MAX, TITLE_MAX, Catalog, CatalogError, Piece
-from installation.errors import InstallationError
+from curation.public import piece_path, piece_title
 from installation.web.deps import CatalogsDep, SettingsDep, valid_slug
 from installation.web.render import Safe, fragment, join, layout, render
+from installation.web.review_session import (
+    COOKIE,
+    SESSION_S,
+    CsrfDep,
+    FormDep,
+    ReviewRefused,
+    Session,
+    SessionDep,
+    check_session,
+    client_of,
+    login_guard,
+    make_session,
+    review_token,
+)
 from installation.web.routers.media import _thumbnail
-from installation.web.settings import TOKEN_ENV, WebSettings
-from installation.web.views import format_score, piece_title
+from installation.web.settings import WebSettings
+from installation.web.views import format_score
 
 log = logging.getLogger(__name__)
 
-COOKIE = "dstrtd_review"
-SESSION_S = 12 * 3600  # why: one working day in the gallery; a lost phone's session dies overnight
-LOGIN_FAILURES = 5  # failed logins per window and client: the token is long, guessing it needs millions
-LOGIN_FAILURES_ALL = 50  # per window from everyone together: forged X-Forwarded-For headers meet this cap
-LOGIN_WINDOW_S = 60.0
 NAME_MAX = 40  # who decides, as recorded with the decision ("by <name> via review page")
 REASON_MAX = 300
 MAX_PAGE = 100_000
@@ -58,14 +58,6 @@ NOINDEX = Safe('<meta name="robots" content="noindex, nofollow">')
 DONE = {"accepted": "accepted", "featured": "featured", "rejected": "rejected", "title": "title saved",
         "title-cleared": "title cleared (the theme's is shown)", "reflection": "reflection saved",
         "reflection-cleared": "reflection cleared (the theme's is shown)"}
-
-
-class ReviewRefused(InstallationError):
-    """A review request that is answered with a short page (no session, no CSRF field, no token configured)."""
-
-    def __init__(self, status: int, message: str, *, login_link: bool = True) -> None:
-        super().__init__(message)
-        self.status, self.message, self.login_link = status, message, login_link
 
 
 class ReviewRoute(APIRoute):
@@ -89,161 +81,9 @@ router = APIRouter(prefix="/review", tags=["review"], include_in_schema=False, r
                    default_response_class=HTMLResponse)
 
 
-# -- sessions and CSRF ----------------------------------------------------------------------------------------------
-
-def _key(token: str) -> bytes:
-    return hmac.new(token.encode(), b"dstrtd review session v1", hashlib.sha256).digest()
-
-
-def _sign(token: str, payload: str) -> str:
-    return hmac.new(_key(token), payload.encode(), hashlib.sha256).hexdigest()
-
-
-def make_session(token: str, name: str, now: float | None = None, lifetime_s: int = SESSION_S) -> str:
-    """A cookie value for `name`, valid for `lifetime_s` seconds from `now`, signed with a key derived from `token`."""
-    expires = int((time.time() if now is None else now) + lifetime_s)
-    who = base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
-    payload = f"{expires}.{secrets.token_urlsafe(12)}.{who}"
-    return f"{payload}.{_sign(token, payload)}"
-
-
-@dataclass(frozen=True)
-class Session:
-    value: str  # the cookie's value
-    name: str  # who logged in
-    csrf: str  # the hidden field every form of the session carries
-
-
-def check_session(token: str, value: str | None, now: float | None = None) -> Session | None:
-    """The session in the cookie `value` if its signature is right and it has not expired, else None."""
-    if not value or len(value) > 400:
-        return None
-    payload, _, signature = value.rpartition(".")
-    if not hmac.compare_digest(signature.encode(), _sign(token, payload).encode()):
-        return None
-    expires, _, rest = payload.partition(".")
-    _nonce, _, who = rest.partition(".")
-    try:
-        if int(expires) <= (time.time() if now is None else now):
-            return None
-        name = base64.urlsafe_b64decode(who + "=" * (-len(who) % 4)).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None
-    return Session(value, name, csrf_token(token, value))
-
-
-def csrf_token(token: str, session_value: str) -> str:
-    return hmac.new(_key(token), b"csrf:" + session_value.encode(), hashlib.sha256).hexdigest()
-
-
-class LoginGuard:
-    """Failed logins per `window_s` seconds: at most `per_client` from one client (its address and, behind a proxy,
-    the X-Forwarded-For it sends) and `overall` from everyone, so one stranger guessing cannot lock the artist out.
-
-    `attempt` counts a login as failed before the token is compared and `succeeded` takes it back: a burst of
-    concurrent guesses cannot all pass the check before any of them is recorded.
-    """
-
-    def __init__(self, per_client: int = LOGIN_FAILURES, overall: int = LOGIN_FAILURES_ALL,
-                 window_s: float = LOGIN_WINDOW_S) -> None:
-        self.per_client, self.overall, self.window_s = per_client, overall, window_s
-        self._by_client: dict[str, deque[float]] = {}
-        self._all: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def _prune(self, now: float) -> None:
-        cutoff = now - self.window_s
-        while self._all and self._all[0] <= cutoff:
-            self._all.popleft()
-        for client in list(self._by_client):
-            times = self._by_client[client]
-            while times and times[0] <= cutoff:
-                times.popleft()
-            if not times:
-                del self._by_client[client]
-
-    def attempt(self, client: str, now: float) -> float:
-        """Seconds this client must wait (0: go on; the attempt is then counted as failed until `succeeded`)."""
-        with self._lock:
-            self._prune(now)
-            mine = self._by_client.get(client, deque())
-            if len(mine) >= self.per_client:
-                return mine[0] + self.window_s - now
-            if len(self._all) >= self.overall:
-                return self._all[0] + self.window_s - now
-            mine.append(now)
-            self._by_client[client] = mine
-            self._all.append(now)
-            return 0.0
-
-    def succeeded(self, client: str, now: float) -> None:
-        """Take back the attempt counted at `now`: it was the right token."""
-        with self._lock:
-            for times in (self._by_client.get(client), self._all):
-                if times is not None and now in times:
-                    times.remove(now)
-
-
-def _guard(request: Request) -> LoginGuard:
-    state = request.app.state
-    with _guard_lock:
-        if not hasattr(state, "review_login_guard"):
-            state.review_login_guard = LoginGuard()
-    return state.review_login_guard
-
-
-_guard_lock = threading.Lock()
-
-
-def _token(settings: WebSettings) -> str:
-    if settings.token is None:
-        raise ReviewRefused(403, "The review page is disabled: no token is configured. Start `dstrtd web` with "
-                            f"--token or set ${TOKEN_ENV} to enable it.", login_link=False)
-    return settings.token
-
-
-def require_session(request: Request, settings: SettingsDep) -> Session:
-    session = check_session(_token(settings), request.cookies.get(COOKIE))
-    if session is None:
-        raise ReviewRefused(403, "This needs a review session: log in with the control token (sessions last "
-                           f"{SESSION_S // 3600} hours).")
-    return session
-
-
-SessionDep = Annotated[Session, Depends(require_session)]
-
-
-async def form_fields(request: Request) -> dict[str, str]:
-    """The fields of a urlencoded form body (the first value of each name). The body is small: the app caps it."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-        raise ReviewRefused(415, "This expects a form (application/x-www-form-urlencoded).")
-    try:
-        pairs = parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True, max_num_fields=20,
-                          errors="strict")
-    except (UnicodeDecodeError, ValueError):
-        raise ReviewRefused(400, "The form could not be read.") from None
-    fields: dict[str, str] = {}
-    for name, value in pairs:
-        fields.setdefault(name, value)
-    return fields
-
-
-FormDep = Annotated[dict[str, str], Depends(form_fields)]
-
-
-def require_csrf(session: SessionDep, form: FormDep) -> Session:
-    if not hmac.compare_digest(form.get("csrf", "").encode(), session.csrf.encode()):
-        raise ReviewRefused(403, "This form is stale or did not come from the review page; reload the page and try "
-                                "again.")
-    return session
-
-
-CsrfDep = Annotated[Session, Depends(require_csrf)]
-
-
 # -- pages ----------------------------------------------------------------------------------------------------------
 
-def _page(settings: WebSettings, title: str, main: Safe, status: int = 200,
+def private_page(settings: WebSettings, title: str, main: Safe, status: int = 200,
           headers: dict[str, str] | None = None, meta: Safe = Safe("")) -> HTMLResponse:
     return HTMLResponse(layout(f"{title} · DSTRTD", main, root=settings.root_path, meta=Safe(NOINDEX + meta)), status,
                         headers={**PRIVATE, **(headers or {})})
@@ -253,13 +93,13 @@ def _message_page(settings: WebSettings, status: int, message: str, *, login_lin
     link = fragment('<p><a href="$href">Log in to review</a></p>', href=settings.href("/review/login"))
     main = fragment('<section class="review"><h1>Review</h1><p class="error">$message</p>$link</section>',
                     message=message, link=link if login_link else Safe(""))
-    return _page(settings, "Review", main, status)
+    return private_page(settings, "Review", main, status)
 
 
 def _login_page(settings: WebSettings, error: str = "", status: int = 200) -> HTMLResponse:
     main = render("review_login.html", action=settings.href("/review/login"), name_max=NAME_MAX,
                   error=fragment('<p class="error">$e</p>', e=error) if error else Safe(""))
-    return _page(settings, "Log in to review", main, status)
+    return private_page(settings, "Log in to review", main, status)
 
 
 def _hidden(session: Session, status: str, page: int) -> Safe:
@@ -291,7 +131,7 @@ def _card(cat: Catalog, piece: Piece, settings: WebSettings, session: Session, s
                    for v, label in DECISIONS.items())
     return render(
         "review_card.html", slug=piece.slug, title=title, alt=shown,
-        thumb=settings.href(f"/review/p/{piece.slug}/thumb.jpg"), page_href=settings.href(f"/p/{piece.slug}"),
+        thumb=settings.href(f"/review/p/{piece.slug}/thumb.jpg"), page_href=settings.href(piece_path(piece.slug)),
         status=piece.status, theme=piece.theme or "no theme",
         scores=fragment('<dl class="facts">$rows</dl>', rows=scores) if piece.scores
         else Safe('<p class="muted">No scores.</p>'),
@@ -337,7 +177,7 @@ def _review_page(settings: WebSettings, cat: Catalog, session: Session, status: 
         pager = fragment('<nav class="pager">$a$b</nav>', a=newer, b=older)
     main = render("review.html", tabs=tabs, notice=notice, cards=cards, pager=pager, name=session.name,
                   logout=settings.href("/review/logout"), csrf=session.csrf)
-    return _page(settings, f"Review: {TABS[status]}", main, http_status)
+    return private_page(settings, f"Review: {TABS[status]}", main, http_status)
 
 
 def _tab(status: str | None) -> str:
@@ -370,15 +210,15 @@ def review(settings: SettingsDep, catalogs: CatalogsDep, session: SessionDep, st
 def login_form(request: Request, settings: SettingsDep) -> Response:
     # why: SameSite=Strict keeps the cookie off a link followed from another site (a chat app); the refusal page links
     # here, and this same-site request carries it, so a logged-in artist goes straight on
-    if check_session(_token(settings), request.cookies.get(COOKIE)) is not None:
+    if check_session(review_token(settings), request.cookies.get(COOKIE)) is not None:
         return RedirectResponse(settings.href("/review"), 303, headers=PRIVATE)
     return _login_page(settings)
 
 
 @router.post("/login", summary="Log in with the control token; sets the session cookie")
 def login(request: Request, settings: SettingsDep, form: FormDep) -> Response:
-    token = _token(settings)
-    guard, client = _guard(request), _client(request)
+    token = review_token(settings)
+    guard, client = login_guard(request), client_of(request)
     now = time.monotonic()
     wait = guard.attempt(client, now)
     if wait > 0:
@@ -397,12 +237,6 @@ def login(request: Request, settings: SettingsDep, form: FormDep) -> Response:
                         secure=settings.base_url.startswith("https://"), httponly=True, samesite="strict")
     log.info("review login by %s from %s", name, client)
     return response
-
-
-def _client(request: Request) -> str:
-    host = request.client.host if request.client else "?"
-    forwarded = request.headers.get("x-forwarded-for")
-    return f"{host} (forwarded for {forwarded[:100]})" if forwarded else host
 
 
 @router.post("/logout", summary="End the session: clears the cookie")

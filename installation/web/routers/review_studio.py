@@ -18,20 +18,12 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from curation.catalog import Catalog, CatalogError, Job, Theme, duration
+from curation.public import short_text, theme_title
 from installation.web.deps import CatalogsDep, SettingsDep, valid_slug
 from installation.web.render import Safe, fragment, join, render
-from installation.web.routers.review import (
-    PRIVATE,
-    CsrfDep,
-    FormDep,
-    ReviewRoute,
-    Session,
-    SessionDep,
-    _page,
-    tab_links,
-)
+from installation.web.review_session import CsrfDep, FormDep, Session, SessionDep
+from installation.web.routers.review import PRIVATE, ReviewRoute, private_page, tab_links
 from installation.web.settings import WebSettings
-from installation.web.views import short_text
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +131,7 @@ def studio_page(settings: WebSettings, cat: Catalog, session: Session, *, notice
         queue_list = fragment('$list<p class="muted">and $n more</p>', list=queue_list, n=more)
     themes = [t for t in cat.list_themes() if t.prompts]
     chosen = kept.get("theme", "")
-    options = join(fragment('<option value="$v"$sel>$label</option>', v=t.name, label=t.title or t.name,
+    options = join(fragment('<option value="$v"$sel>$label</option>', v=t.name, label=theme_title(t),
                             sel=Safe(" selected") if t.name == chosen else Safe("")) for t in themes)
     form = fragment(
         '<form method="post" action="$action" class="queue"><input type="hidden" name="csrf" value="$csrf">'
@@ -159,7 +151,7 @@ def studio_page(settings: WebSettings, cat: Catalog, session: Session, *, notice
     # why the URL: a reload after a queue must not show the confirmation again
     refresh = fragment('<meta http-equiv="refresh" content="$s; url=$url">', s=REFRESH_S,
                        url=settings.href("/review/studio"))
-    return _page(settings, "Review: Studio", main, http_status, meta=refresh)
+    return private_page(settings, "Review: Studio", main, http_status, meta=refresh)
 
 
 def _sync_themes(catalogs: Any) -> Safe:

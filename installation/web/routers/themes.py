@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from curation.catalog import PUBLIC_STATUSES, Catalog, Theme
+from curation.public import theme_title
 from installation.web.deps import CatalogsDep, SettingsDep
 from installation.web.routers.pages import theme_href
 from installation.web.schemas import ThemeOut
@@ -20,7 +21,7 @@ def _published_counts(cat: Catalog) -> Counter[str]:
 
 
 def theme_out(theme: Theme, published: int, base_url: str) -> dict[str, Any]:
-    return {"name": theme.name, "title": theme.title or theme.name, "reflection": theme.reflection,
+    return {"name": theme.name, "title": theme_title(theme), "reflection": theme.reflection,
             "facts": theme.facts, "hashtags": list(theme.hashtags), "prompts": list(theme.prompts),
             "pieces": published, "url": base_url + theme_href(theme.name)}
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from curation.studio import piece_url
+from curation.public import piece_url
 from installation.cli import main
+from installation.export.config import ContactSheetConfig
 from installation.export.contact_sheet import render_contact_sheet
 from installation.export.errors import ExportError
 
@@ -67,7 +68,7 @@ def test_contact_sheet(studio, catalog, add_piece, tmp_path: Path) -> None:
     pieces = [add_piece(catalog, status=s) for s in ("generated", "accepted", "rejected", "featured", "accepted")]
     catalog.add_score(pieces[0].id, "aesthetic", 6.25)
     catalog.add_score(pieces[0].id, "clip", 0.31)
-    sheet = render_contact_sheet(catalog, catalog.list_pieces(), columns=3, thumb=120)
+    sheet = render_contact_sheet(catalog, catalog.list_pieces(), ContactSheetConfig(columns=3, thumb=120))
     assert sheet.width < sheet.height < 3 * sheet.width  # 3 columns, 2 rows
     out = tmp_path / "sheet.png"
     assert main(["export", "contact-sheet", "--studio", str(studio.root), "--out", str(out),
@@ -82,7 +83,8 @@ def test_contact_sheet(studio, catalog, add_piece, tmp_path: Path) -> None:
 def test_exporting_loads_no_torch() -> None:
     probe = ("import sys\n"
              "import installation.export.posters, installation.export.social, installation.export.contact_sheet\n"
-             "import installation.export.engagement, installation.commands.export, installation.commands.engagement\n"
+             "import installation.engagement.readback, installation.engagement.audience\n"
+             "import installation.commands.export, installation.commands.engagement\n"
              "mods = [m for m in sys.modules if m.startswith('generator.') and not m.startswith('generator.common')]\n"
              "print('torch' in sys.modules, bool(mods))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from installation.export.social import SocialConfig, export_social
+from installation.export.config import SocialConfig
+from installation.export.social import export_social
 
 THEIRS = "This is what a coral reef looks like for a computer. Is your perception distorted?"
 MINE = "Bleached at noon.\n\nThe fish have left."

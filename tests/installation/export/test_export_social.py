@@ -12,10 +12,10 @@ import pytest
 from PIL import Image, ImageCms
 
 from curation.catalog import Theme
-from curation.studio import piece_url
+from curation.public import piece_url
+from installation.export.config import SocialConfig
 from installation.export.errors import CaptionError
 from installation.export.social import (
-    SocialConfig,
     build_caption,
     export_social,
     prompt_texts,

@@ -15,7 +15,7 @@ import pygame
 import pytest
 from PIL import Image
 
-from curation.studio import piece_url
+from curation.public import piece_url
 from installation.gallery.app import GalleryApp
 from installation.gallery.config import GalleryConfig
 from installation.gallery.images import prepare
@@ -277,17 +277,6 @@ def test_cli_reports_a_missing_studio(tmp_path, capsys):
 
     assert main(["gallery", "--studio", str(tmp_path / "nowhere"), "--frames", "1"]) == 2
     assert "no studio at" in capsys.readouterr().err
-
-
-def test_cli_options_map_to_config():
-    from installation.cli import build_parser
-    from installation.commands.gallery import config_from_args
-
-    args = build_parser().parse_args(["gallery", "--hold", "5", "--no-qr", "--windowed", "800x600",
-                                      "--background", "#102030", "--hours", "tue-sun 10:00-18:00"])
-    config = config_from_args(args)
-    assert (config.hold, config.qr, config.windowed, config.background) == (5.0, False, (800, 600), (16, 32, 48))
-    assert config.title and config.hours == "tue-sun 10:00-18:00"
 
 
 def test_display_number_is_checked(studio):

@@ -25,5 +25,6 @@ def test_corrupt_file_starts_fresh(tmp_path, caplog):
 
 
 def test_unwritable_place_is_logged_not_raised(tmp_path, caplog):
-    assert not save_state(tmp_path / "missing-dir" / "state.json", {"a": 1})
+    (tmp_path / "a-file").write_text("not a folder")
+    assert not save_state(tmp_path / "a-file" / "state.json", {"a": 1})
     assert "cannot write the resume file" in caplog.text

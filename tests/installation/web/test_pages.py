@@ -8,7 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from curation.catalog import Piece
-from curation.studio import Studio, init_studio, piece_url
+from curation.public import piece_url
+from curation.studio import Studio, init_studio
 
 from .support import BASE, make_client, meta_tags
 

@@ -16,7 +16,7 @@ from curation.catalog import Piece
 from curation.studio import Studio
 from installation.web import WebSettings, create_app
 from installation.web.app import SECURITY_HEADERS
-from installation.web.routers.review import COOKIE, SESSION_S, check_session, csrf_token, make_session
+from installation.web.review_session import COOKIE, SESSION_S, check_session, csrf_token, make_session
 from installation.web.settings import WebSettingsError
 
 from .proxy import PREFIX, SUB_BASE, Proxy, links
@@ -316,18 +316,3 @@ def test_under_a_sub_path(studio: Studio, pieces: dict[str, Piece], mode: str) -
 def test_review_is_a_taken_first_segment(tmp_path: Path) -> None:
     with pytest.raises(WebSettingsError, match="starts like the site's own addresses"):
         create_app(WebSettings(studio=tmp_path, base_url="https://museum.example/review"))
-
-
-def test_one_guessing_client_cannot_lock_the_artist_out() -> None:
-    from installation.web.routers.review import LoginGuard
-
-    guard = LoginGuard(per_client=5, overall=8, window_s=60.0)
-    for i in range(5):
-        assert guard.attempt("203.0.113.9", float(i)) == 0.0  # five wrong guesses from a stranger
-    assert guard.attempt("203.0.113.9", 5.0) == pytest.approx(55.0)  # the stranger waits
-    assert guard.attempt("198.51.100.7", 6.0) == 0.0  # the artist, elsewhere, does not
-    guard.succeeded("198.51.100.7", 6.0)  # the right token: not counted as a failure
-    for i in range(3):  # forged X-Forwarded-For values make new "clients", until the overall cap
-        assert guard.attempt(f"203.0.113.9 (forwarded for 10.0.0.{i})", 7.0) == 0.0
-    assert guard.attempt("203.0.113.9 (forwarded for 10.0.0.99)", 8.0) > 0
-    assert guard.attempt("203.0.113.9", 61.0) == 0.0  # the window has passed

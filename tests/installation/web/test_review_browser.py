@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from curation.catalog import Piece
 from curation.studio import Studio
 from installation.web import WebSettings, create_app
-from installation.web.routers.review import COOKIE, make_session
+from installation.web.review_session import COOKIE, make_session
 
 from .support import BASE, TOKEN, serve
 from .test_browser import PHONE, bright_rows, colour_box, screenshot

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from curation.catalog import Piece
 from curation.studio import Studio
 from installation.web import WebSettings, create_app
-from installation.web.routers.review import COOKIE, csrf_token
+from installation.web.review_session import COOKIE, csrf_token
 from installation.web.routers.review_studio import duration
 
 from .proxy import PREFIX, SUB_BASE, Proxy, links

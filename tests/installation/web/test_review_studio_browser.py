@@ -12,7 +12,7 @@ import pytest
 from curation.catalog import Piece
 from curation.studio import Studio
 from installation.web import WebSettings, create_app
-from installation.web.routers.review import make_session
+from installation.web.review_session import make_session
 
 from .support import BASE, TOKEN, serve
 from .test_browser import PHONE, bright_rows, colour_box, screenshot

@@ -72,3 +72,24 @@ def test_search_then_best_on_all_data(pairs: Path, tmp_path: Path, capsys: pytes
     printed = capsys.readouterr().out
     assert "phase 1: 1 trials" in printed and "phase 2" in printed
     assert (out / "search.db").is_file() and (out / "best" / "metrics.json").is_file()
+
+
+def test_every_field_option_sets_its_field_with_the_fields_default(tmp_path: Path) -> None:
+    from training.contrastive.config import TrainConfig, load_config
+
+    parser = argparse.ArgumentParser()
+    train_encoder.add_arguments(parser)
+    argv = ["--data", "d.csv", "--out", str(tmp_path), "--config", "tiny", "--loss", "clip", "--model", "RN50",
+            "--epochs", "2", "--batch-size", "4", "--lr", "0.01", "--optimizer", "lamb", "--sched", "tanh",
+            "--warmup-epochs", "0", "--weight-decay", "0.1", "--embed-dim", "32", "--temp", "0.07", "--grad-clip",
+            "2", "--val-fraction", "0.3", "--eval-data", "e.csv", "--data-fraction", "0.5", "--precision", "amp",
+            "--device", "cpu", "--seed", "7", "--num-workers", "1", "--set", "beta_u=0.25"]
+    config, data = train_encoder.resolve_config(parser.parse_args(argv))
+    assert data == "d.csv"
+    assert config == load_config("tiny").replace(
+        loss="clip", model="RN50", epochs=2, batch_size=4, lr=0.01, optimizer="lamb", sched="tanh", warmup_epochs=0,
+        weight_decay=0.1, embed_dim=32, temp=0.07, grad_clip=2.0, val_fraction=0.3, eval_data="e.csv",
+        data_fraction=0.5, precision="amp", device="cpu", seed=7, num_workers=1, beta_u=0.25)
+    text = " ".join(parser.format_help().split())
+    assert f"peak learning rate (default: {TrainConfig.lr:g})" in text
+    assert "--optimizer {adamw,adam,radam,lamb,sgd,rmsprop}" in text

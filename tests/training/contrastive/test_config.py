@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.common.errors import UnknownEntry
 from training.contrastive.config import TrainConfig, known_configs, load_config
 from training.contrastive.errors import ContrastiveError
 
@@ -32,7 +33,7 @@ def test_seed002_phase3_is_table_3() -> None:
 
 
 def test_unknown_names_and_keys_are_refused_with_the_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(ContrastiveError, match="seed002"):
+    with pytest.raises(UnknownEntry, match="unknown training config 'seed003'; known: seed002, seed002-phase3, "):
         load_config("seed003")
     with pytest.raises(ContrastiveError, match="unknown config keys learning_rate; known: "):
         TrainConfig.from_dict({"learning_rate": 1.0})

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.contrastive.trainer import Trainer
+from training.contrastive.trainer import CHECKPOINT_KIND, Trainer
+from training.runstate import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[3]
 WORKER = Path(__file__).with_name("ddp_worker.py")
@@ -34,9 +35,9 @@ def test_two_ranks_equal_one_process(pairs: Path, tmp_path: Path, tiny_config, l
 
     single = Trainer(config, pairs, tmp_path / "single")
     single.fit(max_steps=3)  # across an epoch boundary (2 steps per epoch), with an evaluation between
-    ddp = torch.load(tmp_path / "ddp" / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
-    one = torch.load(tmp_path / "single" / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
-    assert ddp["config"] == one["config"] and ddp["step"] == one["step"] == 3
+    ddp = load_checkpoint(tmp_path / "ddp" / "checkpoints" / "last.pt", CHECKPOINT_KIND)
+    one = load_checkpoint(tmp_path / "single" / "checkpoints" / "last.pt", CHECKPOINT_KIND)
+    assert ddp["config"] == one["config"] and ddp["progress"]["step"] == one["progress"]["step"] == 3
     assert len(ddp["train_log"]) == 3
     for got, want in zip(ddp["train_log"], one["train_log"], strict=True):
         assert got["loss"] == pytest.approx(want["loss"], rel=1e-5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -156,3 +157,23 @@ def test_two_point_distribution():
     assert torch.allclose(d.sum(1), torch.ones(4))
     assert torch.allclose(d @ torch.arange(1, 11.0), torch.tensor([1.0, 5.25, 10.0, 10.0]))
     assert d[1, 4].item() == pytest.approx(0.75) and d[1, 5].item() == pytest.approx(0.25)
+
+
+def test_dataset_sees_the_pixels_the_gallery_shows(tmp_path):
+    # transparency lies on the display background (black), not on whatever colour the hidden pixels hold
+    Image.new("RGBA", (16, 16), (255, 0, 0, 0)).save(tmp_path / "clear.png")
+    # 16-bit grey is scaled to 8 bits (half of 65535 is half of 255), not clipped to white
+    Image.fromarray(np.full((16, 16), 32768, dtype=np.uint16)).save(tmp_path / "deep.png")
+    # an EXIF orientation turns the picture upright: 24x12 stored, 12x24 shown, so its top stays dark
+    stored = Image.new("RGB", (24, 12), (255, 255, 255))
+    stored.paste((0, 0, 0), (0, 0, 12, 12))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    stored.save(tmp_path / "turned.jpg", exif=exif, quality=95)
+    (tmp_path / "r.csv").write_text("image,score\nclear.png,4\ndeep.png,5\nturned.jpg,6\n")
+    samples, _ = load_ratings(tmp_path / "r.csv")
+    ds = RatedImageDataset(samples, image_size=8)
+    assert torch.equal(ds[0]["image"], torch.zeros(3, 8, 8))
+    assert ds[1]["image"].mean().item() == pytest.approx(128 / 255, abs=1 / 255)
+    turned = ds[2]["image"]
+    assert turned[:, :3].mean() < 0.1 and turned[:, -3:].mean() > 0.9

@@ -88,8 +88,12 @@ def test_cli_and_config_errors(ratings, tmp_path, capsys):
     base = ["train", "scorer", "--data", str(ratings), "--tower", "tiny", "--no-progress"]
     assert main([*base, "--out", str(tmp_path / "a"), "--rating-prompts", "x {}"]) == 2
     assert "belong to the logits-per-text head" in capsys.readouterr().err
-    assert main([*base, "--out", str(tmp_path / "b"), "--head", "logits-per-text", "--rating-prompts", "a|b"]) == 2
-    assert "ten non-empty prompts" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:  # a usage error, reported by the option it concerns
+        main([*base, "--out", str(tmp_path / "b"), "--head", "logits-per-text", "--rating-prompts", "a|b"])
+    assert usage.value.code == 2
+    assert "--rating-prompts/--rating_prompts: need 10 non-empty rating prompts" in capsys.readouterr().err
+    with pytest.raises(TrainingError, match="ten non-empty prompts"):
+        TrainConfig(data="x", out="y", head="logits-per-text", rating_prompts=("a", "b"))
     assert main([*base, "--out", str(tmp_path / "c"), "--head", "logits-per-text", "--head-hidden", "8"]) == 2
     assert "CLIP's text side" in capsys.readouterr().err
     with pytest.raises(TrainingError, match="unknown head 'mlp'; known: distribution, logits-per-text"):

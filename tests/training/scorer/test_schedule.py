@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from generator.common.errors import UnknownEntry
 from training.scorer.schedule import (
     Schedule,
     ScheduleError,
@@ -29,7 +30,7 @@ def test_seed000_is_the_recipe():
 def test_registry_lists_and_rejects():
     names = list_schedules()
     assert {"seed000", "seed001", "seed000-head-first", "head-only"} <= set(names)
-    with pytest.raises(ScheduleError, match="unknown schedule 'seed999'; known: .*seed000"):
+    with pytest.raises(UnknownEntry, match="unknown schedule 'seed999'; known: .*seed000"):
         load_schedule("seed999")
     seed001 = load_schedule("seed001")
     assert [st.train for st in seed001.stages] == ["head", "all"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,11 +21,11 @@ from datetime import datetime
 from pathlib import Path
 
 from curation.catalog import Catalog
-from installation.export.engagement import PLATFORM
-from installation.export.errors import EngagementError
+from generator.common.files import write_text_atomic
+from installation.engagement.config import RatingsConfig
+from installation.engagement.errors import EngagementError
+from installation.engagement.readback import PLATFORM
 
-COMMENT_WEIGHT = 3.0  # why: a comment costs a visitor more than a like; a common weighting in engagement rates
-MIN_AGE_DAYS = 3.0  # why: most likes of a post arrive in its first days; younger counts understate it
 RATING_MIN, RATING_MAX = 1.0, 10.0  # the scorer's scale
 COLUMNS = ("image", "score", "theme", "source", "slug", "likes", "comments", "posts")
 
@@ -81,12 +80,9 @@ def rank_scores(values: Sequence[float]) -> list[float]:
     return [RATING_MIN + (RATING_MAX - RATING_MIN) * r / (n - 1) for r in ranks]
 
 
-def audience_ratings(catalog: Catalog, *, comment_weight: float = COMMENT_WEIGHT,
-                     min_age_days: float = MIN_AGE_DAYS) -> AudienceReport:
+def audience_ratings(catalog: Catalog, config: RatingsConfig = RatingsConfig()) -> AudienceReport:
     """Rate every piece that has readable engagement (see the module docstring)."""
-    if not (0 <= comment_weight < math.inf and 0 <= min_age_days < math.inf):  # why: NaN fails both comparisons
-        raise EngagementError(f"comment weight and minimum age must be numbers >= 0, not {comment_weight} and "
-                              f"{min_age_days}")
+    comment_weight, min_age_days = config.comment_weight, config.min_age_days
     skipped: dict[str, list[str]] = {"too recent": [], "likes hidden": [], "image missing": []}
     rows: list[tuple[str, Path, str, int, int, int, float]] = []
     for piece in catalog.list_pieces():
@@ -125,18 +121,13 @@ def write_ratings_csv(path: str | os.PathLike[str], ratings: Sequence[AudienceRa
     if len(ratings) < 2:
         raise EngagementError(f"{len(ratings)} piece(s) have readable engagement; a ratings file needs at least 2 "
                               "(read more posts with `dstrtd engagement --profile NAME`, or wait until they are "
-                              f"{MIN_AGE_DAYS:g} days old)")
+                              f"{RatingsConfig().min_age_days:g} days old)")
     if len({r.score for r in ratings}) == 1:
         raise EngagementError(f"all {len(ratings)} pieces are equally engaging ({ratings[0].likes} likes, "
                               f"{ratings[0].comments} comments each): nothing to learn from yet")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
     for r in ratings:
         writer.writerow([str(r.image), f"{r.score:.3f}", r.theme, PLATFORM, r.slug, r.likes, r.comments, r.posts])
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return write_text_atomic(path, buf.getvalue())

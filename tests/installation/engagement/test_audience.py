@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from installation.cli import main
-from installation.export.audience import audience_ratings, rank_scores, write_ratings_csv
-from installation.export.errors import EngagementError
+from installation.engagement.audience import audience_ratings, rank_scores, write_ratings_csv
+from installation.engagement.config import RatingsConfig
+from installation.engagement.errors import EngagementError
 
 
 def _read(catalog, piece, code: str, likes: int, comments: int = 0, *, taken: str = "2026-10-01T12:00:00+00:00",
@@ -34,7 +35,7 @@ def test_latest_reading_per_post_summed_per_piece_recent_and_hidden_left_out(cat
     _read(catalog, forest, "FORE1", 1, 1)
     _read(catalog, young, "YOUNG", 999, taken="2026-10-19T12:00:00+00:00")  # one day old when read
     _read(catalog, hidden, "HIDE1", 0, hidden=True)
-    report = audience_ratings(catalog, comment_weight=3.0, min_age_days=3.0)
+    report = audience_ratings(catalog, RatingsConfig(comment_weight=3.0, min_age_days=3.0))
     by_slug = {r.slug: r for r in report.ratings}
     assert set(by_slug) == {reef.slug, glacier.slug, forest.slug}
     assert (by_slug[reef.slug].likes, by_slug[reef.slug].comments, by_slug[reef.slug].posts) == (45, 2, 2)
@@ -60,7 +61,7 @@ def test_the_file_is_what_the_scorer_trainer_reads(catalog, add_piece, tmp_path:
     assert all(s.image.is_file() for s in samples)
     assert {s.groups["theme"] for s in samples} == {"coral-reef", "glacier"}  # theme groups balance (seed 001)
     assert {s.groups["source"] for s in samples} == {"instagram"}
-    assert not list(path.parent.glob(".*.tmp"))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["ratings.csv"]  # no temporary file left
 
 
 def test_too_few_pieces_say_what_to_do(catalog, add_piece, tmp_path: Path) -> None:
@@ -92,7 +93,7 @@ def test_cli_exports_without_reading_posts(studio, catalog, add_piece, tmp_path:
 def test_nonsense_weights_and_no_spread_are_refused(catalog, add_piece, tmp_path: Path) -> None:
     for weight in (float("nan"), float("inf"), -1.0):
         with pytest.raises(EngagementError, match="must be numbers >= 0"):
-            audience_ratings(catalog, comment_weight=weight)
+            audience_ratings(catalog, RatingsConfig(comment_weight=weight))
     a, b = add_piece(catalog), add_piece(catalog)
     _read(catalog, a, "SAME1", 4)
     _read(catalog, b, "SAME2", 4)

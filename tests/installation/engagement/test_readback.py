@@ -14,14 +14,10 @@ import pytest
 from instaloader import exceptions as ie
 
 from installation.cli import main
-from installation.export.engagement import (
-    JsonPostSource,
-    describe_failure,
-    mark_published,
-    parse_shortcode,
-    read_engagement,
-)
-from installation.export.errors import ExportError
+from installation.engagement.config import ReadbackConfig
+from installation.engagement.errors import EngagementError
+from installation.engagement.readback import describe_failure, mark_published, parse_shortcode, read_engagement
+from installation.engagement.sources import JsonPostSource
 from installation.export.social import export_social
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -51,10 +47,9 @@ def save_posts(path: Path, nodes: list[dict]) -> Path:
     return path
 
 
-def read(catalog, source, **kwargs):  # type: ignore[no-untyped-def]
-    kwargs.setdefault("sleep_s", 0.0)
-    kwargs.setdefault("now", NOW)
-    return read_engagement(catalog, source, **kwargs)
+def read(catalog, source, *, wait=None, **settings):  # type: ignore[no-untyped-def]
+    settings.setdefault("sleep", 0.0)
+    return read_engagement(catalog, source, ReadbackConfig(**settings), now=NOW, wait=wait or (lambda s: None))
 
 
 @pytest.fixture()
@@ -171,13 +166,13 @@ def test_resume_skips_posts_read_recently(catalog, published, tmp_path: Path) ->
     posts = save_posts(tmp_path / "posts.json", [node("REEF001", "", likes=9, age_h=5),
                                                  node("GLAC002", "", likes=9, age_h=6)])
     sleeps: list[float] = []
-    report = read(catalog, JsonPostSource(posts), skip_recent_hours=12, sleep_s=0.5, sleep=sleeps.append)
+    report = read(catalog, JsonPostSource(posts), skip_recent_hours=12, sleep=0.5, wait=sleeps.append)
     assert report.skipped_recent == ["REEF001"]
     assert report.stored == [("GLAC002", glacier.slug, "shortcode")]
     assert [r["likes"] for r in catalog.engagement(reef.id)] == [1]
     assert [r["likes"] for r in catalog.engagement(glacier.id)] == [1, 9]
     assert sleeps == [0.5]  # after GLAC002 only: the skipped REEF001 cost no request
-    report = read(catalog, JsonPostSource(posts), skip_recent_hours=0, sleep_s=0.5, sleep=sleeps.append,
+    report = read(catalog, JsonPostSource(posts), skip_recent_hours=0, sleep=0.5, wait=sleeps.append,
                   max_posts=1)
     assert len(report.stored) == 1 and sleeps == [0.5]  # stops at max_posts without asking for another
 
@@ -185,7 +180,7 @@ def test_resume_skips_posts_read_recently(catalog, published, tmp_path: Path) ->
 def test_pauses_between_posts(catalog, published, tmp_path: Path) -> None:
     posts = save_posts(tmp_path / "posts.json", [node(f"POST00{i}", "", age_h=i) for i in range(3)])
     sleeps: list[float] = []
-    read(catalog, JsonPostSource(posts), sleep_s=1.5, sleep=sleeps.append)
+    read(catalog, JsonPostSource(posts), sleep=1.5, wait=sleeps.append)
     assert sleeps == [1.5, 1.5, 1.5]  # before each request after the first (the last finds no more posts)
 
 
@@ -193,13 +188,13 @@ def test_mark_published_and_shortcodes(catalog, published) -> None:
     reef, glacier, _, _ = published
     assert parse_shortcode("https://www.instagram.com/p/CxYz123AbC/?igsh=1") == "CxYz123AbC"
     assert parse_shortcode("https://instagram.com/dstrtd/reel/Abc_-12345/") == "Abc_-12345"
-    with pytest.raises(ExportError, match="not an Instagram shortcode"):
+    with pytest.raises(EngagementError, match="not an Instagram shortcode"):
         parse_shortcode("no spaces please")
     assert mark_published(catalog, reef.slug, "REEF001") == "REEF001"  # again: no duplicate record
     assert len(catalog.exports(kind="instagram")) == 1
-    with pytest.raises(ExportError, match=f"already recorded for piece {reef.slug}"):
+    with pytest.raises(EngagementError, match=f"already recorded for piece {reef.slug}"):
         mark_published(catalog, glacier.slug, "https://www.instagram.com/p/REEF001/")
-    with pytest.raises(ExportError, match="no piece with slug"):
+    with pytest.raises(EngagementError, match="no piece with slug"):
         mark_published(catalog, "nope", "ABCDEF")
 
 
