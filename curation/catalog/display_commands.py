@@ -30,8 +30,8 @@ class SqlDisplayCommands:
         if self._db.execute(pending, (target,)).fetchone() is None:
             return []
         with self._db.transaction(visible=False) as db:
-            rows = db.execute("SELECT id, command, args FROM commands WHERE target = ? AND taken IS NULL ORDER BY id",
-                              (target,)).fetchall()
+            rows = db.execute("SELECT id, command, args FROM commands WHERE target = ? AND taken IS NULL ORDER BY id"
+                              f"{self._db.FOR_UPDATE}{self._db.SKIP_LOCKED}", (target,)).fetchall()
             if rows:
                 db.execute(f"UPDATE commands SET taken = ? WHERE id IN ({','.join('?' * len(rows))})",
                            (now_iso(), *[r["id"] for r in rows]))

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from curation.catalog.database import Connection, is_url, open_database
+from curation.catalog.database import Connection, Database, is_url, open_database
 from curation.catalog.display_commands import SqlDisplayCommands
 from curation.catalog.jobs import LEASE_S, MAX_ATTEMPTS, Accept, JobQueue, SqlJobQueue
 from curation.catalog.pieces import PieceFiles, PieceStore, SqlPieceStore
@@ -33,10 +33,11 @@ class Catalog:
     """
 
     def __init__(self, location: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
-                 readonly: bool = False, timeout: float = 30.0) -> None:
+                 readonly: bool = False, timeout: float = 30.0, database: Database | None = None) -> None:
         if root is None and is_url(location):
             raise CatalogError("a catalog on a database server needs the studio folder its pieces are kept in (root)")
-        self._db = open_database(location, readonly=readonly, timeout=timeout)
+        # `database`: a connection opened by the caller (a pool's), else one of its own
+        self._db = database or open_database(location, readonly=readonly, timeout=timeout)
         self.location = location
         self.path: Path | None = None if is_url(location) else Path(location)  # the SQLite file
         self.root = Path(root) if root is not None else Path(location).parent
@@ -85,10 +86,13 @@ class Catalog:
         return self._db.revision()
 
     def abspath(self, relative: str) -> Path:
-        """The absolute path of a file named relative to the studio root; refuses paths that leave the studio."""
+        """The absolute path of a file named relative to the studio root; refuses paths that leave the studio. A
+        piece's file that this machine lacks is fetched from a shared (PostgreSQL) catalog first."""
+        root = self.root.resolve()
         path = (self.root / relative).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        if not path.is_relative_to(root):
             raise CatalogError(f"path {relative!r} leaves the studio {self.root}")
+        self._pieces.ensure_local(path.relative_to(root).as_posix())
         return path
 
     def check(self) -> list[str]:

@@ -2,7 +2,9 @@
 
 A piece's files are written into a temporary folder and renamed into place before its row commits, so a reader never
 sees half a piece; a writer killed between the rename and the commit leaves a folder with no row, which `check`
-reports and `remove_orphans` sets aside. Every write here moves the gallery's revision: the gallery shows pieces.
+reports and `remove_orphans` sets aside. On PostgreSQL the files also go into the catalog as bytes in the row's
+transaction (piece_files.py), and the folder is this machine's copy, fetched on first use (`ensure_local`) by every
+other machine. Every write here moves the gallery's revision: the gallery shows pieces.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from curation.catalog import piece_files
 from curation.catalog.database import Connection, Database
 from curation.catalog.records import (
     CatalogError,
@@ -61,6 +64,8 @@ class PieceStore(Protocol):
 
     def remove_orphans(self, older_than_s: float = 3600.0) -> list[Path]: ...
 
+    def ensure_local(self, relative: str) -> None: ...
+
     def check(self) -> list[str]: ...
 
 
@@ -94,6 +99,7 @@ class SqlPieceStore:
         self._db = db
         self._themes = themes
         self.root = root
+        self.files_in_db = db.kind == "postgresql"  # shared by machines: the bytes travel with the row
 
     @property
     def pieces_dir(self) -> Path:
@@ -127,6 +133,8 @@ class SqlPieceStore:
                     (slug, f"pieces/{slug}/{image_name}", digest, theme, prompt, seed,
                      to_json(dict(settings or {})), status, title, width, height, job_id, now_iso(), now_iso()),
                 ).fetchone()[0])
+                if self.files_in_db:
+                    piece_files.store(db, piece_id, tmp)
                 dest = self.pieces_dir / slug
                 move_dir(tmp, dest)
                 # why here: the folder is in place before the row commits; a rollback (here or in a transaction
@@ -256,16 +264,25 @@ class SqlPieceStore:
                 touched.append(p)
         return touched
 
+    def ensure_local(self, relative: str) -> None:
+        """Make sure this machine has the piece file `relative` (`pieces/<slug>/<name>`): on a shared catalog a
+        missing one is fetched from it; on SQLite the folder is the store and nothing happens."""
+        if self.files_in_db and not (self.root / relative).is_file():
+            piece_files.fetch(self._db, self.root, relative)
+
     def check(self) -> list[str]:
-        """Pieces whose file is missing or whose checksum differs, piece folders that have no catalog row, and the
-        temporary folders of writers killed mid-piece (with their age)."""
-        problems = []
+        """Pieces whose file is missing or whose checksum differs (on a shared catalog: its stored bytes, and this
+        machine's copy where it has one), piece folders that have no catalog row, and the temporary folders of
+        writers killed mid-piece (with their age)."""
+        problems = piece_files.check(self._db) if self.files_in_db else []
         for piece in self.find():
             path = self.root / piece.file
             if not path.is_file():
-                problems.append(f"piece {piece.slug}: file {piece.file} is missing")
+                if not self.files_in_db:  # on a shared catalog a copy is made when it is first needed
+                    problems.append(f"piece {piece.slug}: file {piece.file} is missing")
             elif sha256_file(path) != piece.sha256:
-                problems.append(f"piece {piece.slug}: file {piece.file} does not match its sha256")
+                problems.append(f"piece {piece.slug}: file {piece.file} does not match its sha256"
+                                + ("; delete this machine's copy to fetch it again" if self.files_in_db else ""))
         for folder in self._rowless_folders():
             problems.append(f"folder pieces/{folder.name} has no catalog row (a writer was killed mid-piece); "
                             "`dstrtd studio` moves such folders to pieces/.orphaned/ after an hour")

@@ -130,7 +130,9 @@ MIGRATIONS: dict[int, str] = {
     # Leases and the attempts cap (jobs.py); a job owns at most one piece, and pieces that were second pieces of one
     # job (a worker killed between storing a piece and finishing its job, before schema 5) are listed in
     # job_duplicate_pieces, keeping the piece the job names (else the first), for `dstrtd catalog check`; the
-    # workers that run jobs, with their heartbeat (workers.py). Jobs claimed before leases are expired at once.
+    # workers that run jobs, with their heartbeat (workers.py); the files of each piece as bytes (pieces.py: on
+    # PostgreSQL, so that every machine gets them with the row; SQLite keeps them in the folders and this table
+    # empty). Jobs claimed before leases are expired at once.
     5: """
     ALTER TABLE jobs ADD COLUMN lease_until REAL;
     ALTER TABLE jobs ADD COLUMN lease_s REAL NOT NULL DEFAULT 0;
@@ -157,6 +159,14 @@ MIGRATIONS: dict[int, str] = {
         started TEXT NOT NULL,
         heartbeat REAL NOT NULL,
         stopped TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE piece_files (
+        piece_id INTEGER NOT NULL REFERENCES pieces(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (piece_id, name)
     )
     """,
 }

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from curation.catalog import LEASE_S, Catalog, Job, Piece, WorkerInfo, duration, tidy_reflection
+from curation.catalog.database import redact
 from curation.studio import Studio
-from installation.commands._common import add_studio_argument
+from installation.commands._common import add_catalog_argument, add_studio_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,8 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("priority", type=int, metavar="N")
     for v in verbs.choices.values():  # --studio after the verb too; SUPPRESS keeps one given before it
         v.add_argument("--studio", default=argparse.SUPPRESS, help="studio folder (as before the verb)")
+        add_catalog_argument(v, default=argparse.SUPPRESS)
     p = sub.add_parser("check", help="check the catalog against the files on disk")
     add_studio_argument(p)
+    p = sub.add_parser("migrate", help="copy the studio's SQLite catalog, with its pieces' files, onto an empty "
+                                       "PostgreSQL database that several machines share (the studio is left as it is)")
+    p.add_argument("--studio", default=None, help="studio folder (default: $DSTRTD_STUDIO, else the current folder)")
+    p.add_argument("--to", required=True, metavar="URL", help="the new catalog, e.g. postgresql://dstrtd@host/dstrtd")
     for action in DECISIONS:
         p = sub.add_parser(action, help=f"{action} pieces by hand (recorded with your reason; the curators leave "
                                         "decided pieces alone)")
@@ -100,7 +106,9 @@ def piece_dict(piece: Piece) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from curation.studio import open_studio
 
-    studio = open_studio(args.studio)
+    if args.action == "migrate":
+        return _migrate(args)
+    studio = open_studio(args.studio, args.catalog)
     action = _decide if args.action in DECISIONS else ACTIONS[args.action]
     with studio.catalog() as cat:
         return action(cat, studio, args)
@@ -186,6 +194,28 @@ def _cancel(cat: Catalog, args: argparse.Namespace) -> int:
     for job_id in args.ids:
         cat.cancel_job(job_id, args.reason)
         print(f"job {job_id}: cancelled" + (f" ({args.reason.strip()})" if args.reason.strip() else ""))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    """Copy the studio's own SQLite catalog to a server and show the comparison of every table."""
+    from curation.catalog.transfer import migrate
+    from curation.studio import catalog_url, open_studio
+
+    # the source is this folder's own file, whatever $DSTRTD_CATALOG_URL says
+    studio = dataclasses.replace(open_studio(args.studio), catalog_url=None)
+    if not studio.catalog_path.is_file():
+        from installation.errors import CommandError
+
+        raise CommandError(f"no SQLite catalog at {studio.catalog_path} to copy")
+    url = catalog_url(args.to)
+    assert url is not None
+    compared = migrate(studio.catalog_path, studio.root, url)
+    rows = [[c.table, str(c.rows), str(c.copied), c.checksum[:12], "same" if c.same else "DIFFERENT"]
+            for c in compared]
+    print(table(rows, ["table", "studio", "copied", "sha256", "check"]))
+    print(f"copied {studio.catalog_path} to {redact(url)}; the studio is left as it was. Use the new catalog with "
+          f"--catalog URL or DSTRTD_CATALOG_URL=URL (on every machine: `dstrtd init DIR --catalog URL`)")
     return 0
 
 

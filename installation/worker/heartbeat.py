@@ -25,6 +25,7 @@ class Heartbeat:
         self.worker = worker
         self.interval = interval
         self._job: int | None = None
+        self._turn = 0  # one per `working_on`: a beat that began on an earlier claim marks nothing lost
         self._lost: set[int] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -46,6 +47,9 @@ class Heartbeat:
         """The job the worker holds now (None: none); beats at once, so the catalog shows it."""
         with self._lock:
             self._job = job_id
+            self._turn += 1
+            if job_id is not None:
+                self._lost.discard(job_id)  # a new claim of a job lost before
         self._wake.set()
 
     def lost(self, job_id: int) -> bool:
@@ -77,7 +81,7 @@ class Heartbeat:
 
     def _beat(self, catalog: Catalog) -> None:
         with self._lock:
-            job = self._job
+            job, turn = self._job, self._turn
         held = catalog.heartbeat(self.worker, job)
         self.beats += 1
         if self._failing:
@@ -85,7 +89,7 @@ class Heartbeat:
             self._failing = False
         if job is not None and not held:
             with self._lock:
-                if job == self._job and job not in self._lost:
+                if turn == self._turn and job not in self._lost:
                     log.warning("job %d is no longer %s's (its lease expired and it went back to the queue, or "
                                 "another worker finished it); dropping it", job, self.worker)
                     self._lost.add(job)

@@ -33,6 +33,7 @@ from curation.catalog import Catalog, CatalogUnavailable, Job, Piece, default_wo
 from curation.studio import Studio, StudioError
 from installation.worker import storing
 from installation.worker.backend import Backend, PieceCurator, PipelineBackend, is_oom, make_config, parse_job_prompts
+from installation.worker.capabilities import Capabilities, detect
 from installation.worker.failures import Failures, model_names, requeue_stale
 from installation.worker.heartbeat import Heartbeat
 from installation.worker.options import STUDIO_KEY, JobLost, Outcome, WorkerInterrupted, WorkerOptions, WorkerStop
@@ -70,6 +71,8 @@ class StudioWorker:
         self.outcomes: list[Outcome] = []
         self._themes_stamp: tuple[int, int] | None = None
         self.heartbeat = Heartbeat(self.catalog, self.name, self.options.lease / 4)
+        self.capabilities: Capabilities | None = None  # known once it starts
+        self._left: set[int] = set()  # jobs it could not run, logged once
 
     # -- control ----------------------------------------------------------------------------------------------------
 
@@ -151,8 +154,9 @@ class StudioWorker:
         self._themes_stamp = stamp
 
     def startup(self) -> None:
-        """Recover from a crash (stale jobs, temporary folders, pieces waiting to be stored), say who this worker
-        is, load the default models, curate leftovers."""
+        """Say who this worker is, recover from a crash (stale jobs, temporary folders, pieces waiting to be stored),
+        load the default models, curate leftovers."""
+        self._register()
         self.refresh_themes(strict=True)
         if self.options.requeue_running:
             n = self.catalog.requeue_running()
@@ -161,7 +165,9 @@ class StudioWorker:
         requeue_stale(self.catalog, self.name, self.options.max_attempts)
         self.catalog.remove_orphans()
         storing.remove_old(self.studio.tmp_dir, TMP_MAX_AGE_S)
-        self._store_waiting()
+        for job_id, piece in storing.store_waiting(self.catalog, self.studio.pending_dir, self._stop,
+                                                   self.options.retry):
+            self.outcomes.append(Outcome(job_id, "done", piece=piece))
         base = self.base_config()
         self.failures.default_models = model_names(base)
         try:
@@ -180,28 +186,32 @@ class StudioWorker:
                 self._curate(leftovers)
 
     def _register(self) -> None:
+        """Say who this worker is and what it can run (capabilities.py), then keep saying it is alive."""
+        device = str(self.base_config().device)  # a bad preset or override says so here, as the CLI's error
+        try:
+            self.capabilities = detect(device, self.options.max_pixels)
+        except Exception as exc:
+            raise WorkerStop(f"cannot start on device {self.options.device!r}: {exc}") from exc
         self.catalog.register_worker(self.name, host=socket.gethostname(), pid=os.getpid(),
-                                     device=str(self.base_config().device), capabilities={})
+                                     device=self.capabilities.device, capabilities=self.capabilities.as_dict())
+        log.info("worker %s on %s: %s MB, at most %s pixels, %d model file(s) here, downloads %s", self.name,
+                 self.capabilities.device, self.capabilities.memory_mb or "?", self.capabilities.max_pixels or "any",
+                 len(self.capabilities.models), "on" if self.capabilities.downloads else "off")
+        self.heartbeat.start()
 
-    def _store_waiting(self) -> None:
-        """Store the finished pieces a stopped or killed worker left waiting (before anything new is made)."""
-        for folder in storing.waiting(self.studio.pending_dir):
-            if self.stopping:
-                return
-            try:
-                pending = storing.Pending.read(folder)
-            except (OSError, ValueError, KeyError) as exc:
-                log.warning("%s is not a piece waiting to be stored (%s); left as it is", folder, exc)
-                continue
-            log.info("job %d: storing the piece left waiting in %s", pending.job_id, folder)
-            try:
-                stored = storing.store(self.catalog, pending, self._stop, self.options.retry)
-            except Exception as exc:
-                log.error("job %d: the piece left waiting could not be stored (%s: %s)", pending.job_id,
-                          type(exc).__name__, exc)
-                continue
-            if stored is not None and stored[1]:
-                self.outcomes.append(Outcome(pending.job_id, "done", piece=stored[0]))
+    def can_run(self, job: Job) -> bool:
+        """Whether this worker can run `job` (its size, device and models); one that cannot is left to others."""
+        if self.capabilities is None:
+            return True
+        try:
+            config = self.job_config(job)
+        except Exception:  # settings that make no config fail with their reason wherever they run
+            return True
+        why = self.capabilities.refusal(config, job.settings.get("device"))
+        if why is not None and job.id not in self._left:
+            log.info("job %d left for another worker: %s", job.id, why)
+            self._left.add(job.id)
+        return why is None
 
     # -- the loop ---------------------------------------------------------------------------------------------------
 
@@ -209,8 +219,6 @@ class StudioWorker:
         """Process jobs until stopped, `max_jobs` done, or idle with `idle_exit`; returns the exit code."""
         with self._signals():
             try:
-                self._register()
-                self.heartbeat.start()
                 self.startup()
                 return self._loop()
             except WorkerStop as exc:
@@ -262,7 +270,8 @@ class StudioWorker:
         return 0
 
     def claim(self) -> Job | None:
-        return self.catalog.claim_job(self.name, lease=self.options.lease, max_attempts=self.options.max_attempts)
+        return self.catalog.claim_job(self.name, lease=self.options.lease, max_attempts=self.options.max_attempts,
+                                      accept=self.can_run)
 
     def sample_job(self) -> int | None:
         """Queue a prompt from the theme with the fewest pieces (ties broken at random); returns the job id."""

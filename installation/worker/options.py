@@ -58,6 +58,8 @@ class WorkerOptions:
                                     "worker's job goes back to the queue after this", metavar="S")
     max_attempts: int = setting(MAX_ATTEMPTS, "attempts of one job before it fails with its last error (a job "
                                               "that keeps dying)", metavar="N")
+    max_pixels: int | None = setting(None, "largest width x height this worker takes; bigger jobs are left to "
+                                           "others", metavar="N", show="from the GPU's memory; no limit on CPU")
     retry: float = setting(1.0, "seconds before storing a finished piece again in a busy or unreachable catalog "
                                 "(doubling, up to a minute; the piece waits on disk)", metavar="S")
 

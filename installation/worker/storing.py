@@ -99,6 +99,31 @@ def store(catalog: Catalog, pending: Pending, stop: threading.Event, retry_s: fl
         return stored
 
 
+def store_waiting(catalog: Catalog, pending_dir: Path, stop: threading.Event, retry_s: float
+                  ) -> list[tuple[int, Piece]]:
+    """Store the finished pieces a stopped or killed worker left waiting, oldest first (before anything new is
+    made); returns (job id, piece) of those stored."""
+    done = []
+    for folder in waiting(pending_dir):
+        if stop.is_set():
+            break
+        try:
+            pending = Pending.read(folder)
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("%s is not a piece waiting to be stored (%s); left as it is", folder, exc)
+            continue
+        log.info("job %d: storing the piece left waiting in %s", pending.job_id, folder)
+        try:
+            stored = store(catalog, pending, stop, retry_s)
+        except Exception as exc:
+            log.error("job %d: the piece left waiting could not be stored (%s: %s)", pending.job_id,
+                      type(exc).__name__, exc)
+            continue
+        if stored is not None and stored[1]:
+            done.append((pending.job_id, stored[0]))
+    return done
+
+
 def remove_old(tmp_dir: Path, max_age_s: float) -> None:
     """Remove the folders in `tmp_dir` older than `max_age_s`: left by a worker killed while it wrote a piece."""
     if not tmp_dir.is_dir():

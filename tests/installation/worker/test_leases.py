@@ -4,18 +4,18 @@ worker's job comes back to another machine's worker when its lease runs out, nev
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
-from curation.catalog import Catalog
 from curation.studio import Studio
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
+sys.path.insert(0, str(HERE))
+from worker_fakes import worker_env  # noqa: E402
 
 # argv: fakes folder, studio, options (JSON), step seconds, fault ("" or "kill-in-finish")
 WORKER = textwrap.dedent("""
@@ -37,7 +37,7 @@ WORKER = textwrap.dedent("""
 
 
 def start(studio: Studio, step_s: float = 0.0, fault: str = "", **options: object) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = worker_env(studio, REPO)
     return subprocess.Popen([sys.executable, "-c", WORKER, str(HERE), str(studio.root), json.dumps(options),
                              str(step_s), fault], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             cwd=REPO)
@@ -63,7 +63,7 @@ def test_a_kill_between_storing_a_piece_and_finishing_its_job_leaves_one_piece(s
 
 
 def test_a_dead_workers_job_comes_back_to_another_machine_when_its_lease_runs_out(studio: Studio) -> None:
-    with Catalog(studio.catalog_path, root=studio.root) as cat:
+    with studio.catalog() as cat:
         job_id = cat.enqueue("a glacier:1", theme="glacier")
         # names of other machines: no pid to look up, only the lease tells that a worker died
         a = start(studio, step_s=0.01, worker="machine-a:1", lease=2.0, overrides={"size": [32, 32], "steps": 100_000})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from installation.worker import StudioWorker, WorkerOptions
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 sys.path.insert(0, str(HERE))
-from worker_fakes import AcceptAll, FakeBackend  # noqa: E402
+from worker_fakes import AcceptAll, FakeBackend, worker_env  # noqa: E402
 
 WORKER = textwrap.dedent("""
     import logging, sys
@@ -37,7 +36,7 @@ WORKER = textwrap.dedent("""
 
 
 def start_worker(studio, name: str, steps: int, step_s: float) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = worker_env(studio, REPO)
     return subprocess.Popen([sys.executable, "-c", WORKER, str(HERE), str(studio.root), name, str(steps), str(step_s)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
 

@@ -3,12 +3,12 @@ and a piece left waiting by a stopped worker is stored by the next start (not ma
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 import threading
 from pathlib import Path
 
 import pytest
+from pgserver import catalog_locked
 
 from curation.catalog import Catalog
 from curation.studio import Studio
@@ -18,12 +18,12 @@ from worker_fakes import FakeBackend, make_worker  # noqa: E402
 
 
 class LocksWhenWriting(FakeBackend):
-    """Another process takes the catalog's write lock just as the piece's files are written (before it is stored),
-    and holds it until `release` is set, or for `hold_s` seconds."""
+    """Another connection takes the catalog's write lock just as the piece's files are written (before it is
+    stored), and holds it until `release` is set, or for `hold_s` seconds."""
 
-    def __init__(self, path: Path, hold_s: float | None) -> None:
+    def __init__(self, location: str | Path, hold_s: float | None) -> None:
         super().__init__()
-        self.path, self.hold_s = path, hold_s
+        self.location, self.hold_s = location, hold_s
         self.locked, self.release = threading.Event(), threading.Event()
         self.thread: threading.Thread | None = None
 
@@ -35,25 +35,21 @@ class LocksWhenWriting(FakeBackend):
         return written
 
     def _hold(self) -> None:
-        other = sqlite3.connect(self.path, isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        self.locked.set()
-        self.release.wait(self.hold_s)
-        other.execute("ROLLBACK")
-        other.close()
+        with catalog_locked(self.location, ready=self.locked):
+            self.release.wait(self.hold_s)
 
 
 @pytest.fixture()
 def quick(studio: Studio):
     """The studio's catalog with a 0.1 s busy timeout, so a held lock fails a write at once (as 30 s would)."""
-    with Catalog(studio.catalog_path, root=studio.root, timeout=0.1) as cat:
+    with studio.catalog(timeout=0.1) as cat:
         yield cat
 
 
 def test_a_busy_catalog_while_storing_never_fails_the_job(studio: Studio, quick: Catalog,
                                                           caplog: pytest.LogCaptureFixture) -> None:
     job_id = quick.enqueue("a glacier:1", theme="glacier")
-    backend = LocksWhenWriting(studio.catalog_path, hold_s=1.0)
+    backend = LocksWhenWriting(studio.catalog_location, hold_s=1.0)
     w, curator = make_worker(studio, quick, backend, retry=0.05)
     assert w.run() == 0
     backend.thread.join()
@@ -67,7 +63,7 @@ def test_a_busy_catalog_while_storing_never_fails_the_job(studio: Studio, quick:
 
 def test_a_piece_left_waiting_by_a_stopped_worker_is_stored_at_the_next_start(studio: Studio, quick: Catalog) -> None:
     job_id = quick.enqueue("a glacier:1", theme="glacier")
-    backend = LocksWhenWriting(studio.catalog_path, hold_s=None)
+    backend = LocksWhenWriting(studio.catalog_location, hold_s=None)
     w, _ = make_worker(studio, quick, backend, retry=0.05, worker="gpu0")
     threading.Timer(0.5, w.request_stop, ("interrupted by SIGTERM",)).start()  # stopped while the lock is held
     assert w.run() == 0

@@ -8,6 +8,7 @@ folder on sys.path).
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from PIL import Image
 
 from curation.catalog import Catalog, Piece
 from curation.curator import CurationRow
-from curation.studio import Studio
+from curation.studio import CATALOG_ENV, Studio
 from generator.config import GenerateConfig
 from generator.pipeline import Result, Step
 from installation.worker import StudioWorker, WorkerOptions
@@ -98,3 +99,8 @@ def make_worker(studio: Studio, cat: Catalog, backend: FakeBackend, **options: A
     opts = WorkerOptions(**{"preset": "tiny", "idle_exit": True, "sample": False, "worker": "test-worker",
                             "overrides": SMALL, **options})
     return StudioWorker(studio, opts, backend=backend, curator=curator, catalog=cat), curator
+
+
+def worker_env(studio: Studio, repo: Path) -> dict[str, str]:
+    """The environment of a worker process on `studio`: this checkout first, and the studio's catalog server if any."""
+    return dict(os.environ, PYTHONPATH=str(repo), **{CATALOG_ENV: studio.catalog_url or ""})
