@@ -6,9 +6,9 @@ stopped for 30 s mid-run, while a gallery watches the catalog from its own studi
 
 The workers are real `StudioWorker` processes (lease 4 s) with a stand-in generator and curator (tests/installation/
 worker/worker_fakes.py: a flat image after `--steps` steps of `--step-s` seconds, every piece accepted), so the
-figures are the catalog's. At the end every job must be done exactly once: done, one piece each, no piece without its job, every
-piece's bytes in the catalog and matching its checksum; and the gallery must never have shown fewer pieces than
-before, nor stopped. Prints and writes bench/results/faults.json (kills, restarts, attempts, how long jobs waited).
+figures are the catalog's. At the end every job must be done exactly once: done, one piece each, no piece without
+its job, every piece's bytes in the catalog and matching its checksum; and the gallery must never have shown fewer
+pieces than before, nor stopped. Prints and writes bench/results/faults.json (kills, restarts, attempts, outage).
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import pgserver
+
     from curation.catalog import Catalog
     from curation.studio import init_studio
     from installation.gallery.source import CatalogWatcher
