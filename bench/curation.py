@@ -44,7 +44,9 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
 
 
 def build_scorer() -> tuple[torch.nn.Module, str]:
-    from curation.aesthetic import AestheticScorer, build_scorer, build_tower, load_public_head
+    from curation.scorer.heads import load_public_head
+    from curation.scorer.model import AestheticScorer, build_scorer
+    from curation.scorer.tower import build_tower
 
     head_path = SHARED / "aesthetic_heads" / "laion" / "sa_0_4_vit_b_32_linear.pth"
     if head_path.is_file():
@@ -120,10 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
+    from generator.common.files import write_text_atomic
+
+    write_text_atomic(out, json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
 

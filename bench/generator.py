@@ -138,10 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="output (default bench/results/generator-<dev>.json)")
     args = parser.parse_args(argv)
 
+    from generator.common.device import resolve_device
+    from generator.common.files import write_text_atomic
     from generator.config import GenerateConfig
-    from generator.files import write_atomic
     from generator.perceptors import load_perceptor
-    from generator.pipeline import assemble_models, load_models, resolve_device, versions
+    from generator.pipeline import assemble_models, load_models, versions
     from generator.vqgan import build_vqgan, get_config
 
     if args.threads:
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"bench": "generator", "device": str(device), "precision": args.precision, "compile": args.compile,
               "warmup": args.warmup, "anchor": anchor_info, "machine": machine, "versions": versions(), "rows": rows,
               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    write_atomic(out, (json.dumps(report, indent=2) + "\n").encode())
+    write_text_atomic(out, json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
 

@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    from curation.aesthetic import build_scorer
     from curation.aligner import Aligner
     from curation.embeddings import load_encoder
+    from curation.scorer.model import build_scorer
 
     device = torch.device(args.device)
     scorer = build_scorer(args.tower, name="bench", device=device).eval()
@@ -123,10 +123,9 @@ def main(argv: list[str] | None = None) -> int:
               "torch": torch.__version__, "cpu_count": os.cpu_count(), "python": platform.python_version(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     out = args.json or ROOT / "bench" / "results" / f"gpu-curation-{device.type}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
+    from generator.common.files import write_text_atomic
+
+    write_text_atomic(out, json.dumps(report, indent=2) + "\n")
     print(f"best scorer throughput {best:.0f} img/s (target >= {TARGET_IMAGES_PER_S:.0f}); wrote {out}", flush=True)
     return 0
 

@@ -55,10 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="output (default bench/results/gpu-piece-<dev>.json)")
     args = parser.parse_args(argv)
 
+    from generator.common.device import resolve_device
+    from generator.common.files import write_text_atomic
     from generator.config import GenerateConfig
-    from generator.files import write_atomic
     from generator.perceptors import load_perceptor
-    from generator.pipeline import assemble_models, load_models, resolve_device, resolve_precision, run, versions
+    from generator.pipeline import assemble_models, load_models, resolve_precision, run, versions
     from generator.vqgan import build_vqgan
 
     device = resolve_device(args.device)
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
               "machine": machine, "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     out = args.json or ROOT / "bench" / "results" / f"gpu-piece-{device.type}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, (json.dumps(report, indent=2) + "\n").encode())
+    write_text_atomic(out, json.dumps(report, indent=2) + "\n")
     verdict = "" if not judged else f" (target <= {TARGET_S:.0f} s: {'met' if best <= TARGET_S else 'NOT met'})"
     print(f"best warm piece {best:.2f} s{verdict}; wrote {out}", flush=True)
     return 0

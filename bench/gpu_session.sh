@@ -78,7 +78,7 @@ for name in ("torchvision", "timm", "huggingface_hub", "open_clip", "kornia", "k
         print(f"  {name:16} {getattr(module, '__version__', '?')}  {module.__file__}")
     except Exception as exc:
         print(f"  {name:16} MISSING: {exc}")
-import generator.pipeline, curation.aesthetic, training.contrastive.trainer, installation.cli  # noqa: F401
+import generator.pipeline, curation.scorer.checkpoint, training.contrastive.trainer, installation.cli  # noqa: F401
 print("the repo imports")
 EOF
 step nvidia-smi 30 nvidia-smi

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from curation.aesthetic import load_scorer
+    from curation.scorer.checkpoint import load_scorer
     from training.scorer.metrics import evaluate
     from training.scorer.synthetic import make_images, true_score, write_synthetic_ratings
     from training.scorer.trainer import TrainConfig, train_scorer

@@ -8,13 +8,9 @@ workers on one machine never accept two near-duplicates of each other at the sam
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
-import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,8 +19,10 @@ from torch import Tensor
 from curation.aligner import Aligner, parse_prompts
 from curation.catalog import Catalog, Piece, Theme
 from curation.clusters import auto_k, fuse, kmeans
-from curation.embeddings import EmbeddingCache, encoder_key, load_encoder, load_images, resolve_device
+from curation.embeddings import EmbeddingCache, encoder_key, load_encoder, load_images
 from curation.selection import Candidate, SelectionPolicy, Verdict, select
+from generator.common.device import resolve_device
+from generator.common.files import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -60,24 +58,11 @@ def scorer_version(scorer: Any) -> str:
     return f"{name}@{version}" if version else str(name)
 
 
-def load_scorer(spec: str = "tiny", device: str = "cpu") -> Any:
-    """`curation.aesthetic.load_scorer`, imported when first needed."""
-    from curation.aesthetic import load_scorer as _load
+def load_scorer(spec: str = "tiny", device: str | torch.device = "cpu") -> Any:
+    """`curation.scorer.checkpoint.load_scorer`, imported when first needed."""
+    from curation.scorer.checkpoint import load_scorer as _load
 
     return _load(spec, device=resolve_device(device))
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock (POSIX flock) held for the block; released if the process dies."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 class Curator:
@@ -96,7 +81,8 @@ class Curator:
     @classmethod
     def load(cls, catalog: Catalog, *, scorer: str = "tiny", encoder: str = "tiny",
              policy: SelectionPolicy | None = None, device: str = "cpu", batch_size: int = 16) -> Curator:
-        return cls(catalog, scorer=load_scorer(scorer, device), aligner=Aligner(load_encoder(encoder, device)),
+        resolved = resolve_device(device)
+        return cls(catalog, scorer=load_scorer(scorer, resolved), aligner=Aligner(load_encoder(encoder, resolved)),
                    policy=policy, batch_size=batch_size)
 
     @property
@@ -217,7 +203,7 @@ class Curator:
         `progress(done, total)` follows the scoring, the long part."""
         candidates_p = list(pieces) if pieces is not None else self.catalog.list_pieces("generated")
         self.score(candidates_p, rescore=rescore, progress=progress)
-        with file_lock(self._lock_path):
+        with file_lock(self._lock_path, what="the curation of this studio"):
             ids = {p.id for p in candidates_p}
             # another worker may have decided some meanwhile: only those still waiting are candidates
             candidates_p = [p for p in (self.catalog.get_piece(i) for i in sorted(ids))

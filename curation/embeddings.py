@@ -9,11 +9,9 @@ Embeddings come out L2-normalised, float32, on the CPU.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
-import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +21,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
+
+from generator.common.device import resolve_device
+from generator.common.errors import UnreadableImage
+from generator.common.files import atomic_path
+from generator.common.images import DISPLAY_BACKGROUND, open_rgb, to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +92,6 @@ class PerceptorEncoder:
         return _normalize_rows(self.perceptor.encode_text(list(texts)))
 
 
-def resolve_device(device: str | torch.device | None) -> str:
-    if device is None or str(device) == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
-
-
 def load_encoder(spec: str = "tiny", device: str | torch.device | None = "cpu") -> Encoder:
     """An image-text encoder by name or path: whatever `generator.perceptors.load_perceptor` accepts ("tiny",
     `MODEL:PRETRAINED`, `MODEL:random`, `MODEL:/path`, a `local-dir` folder such as a trained
@@ -106,34 +103,43 @@ def load_encoder(spec: str = "tiny", device: str | torch.device | None = "cpu") 
 
 # -- images ---------------------------------------------------------------------------------------------------------
 
-def load_image(path: str | os.PathLike[str], resolution: int, background: tuple[int, int, int] = (255, 255, 255),
-               resize: str = "crop") -> Tensor:
-    """(3, r, r) float in [0, 1]. Transparency is composited onto `background`; "crop" resizes the shorter side
-    and crops the centre, "pad" letterboxes the whole picture onto a square of `background`."""
+def _fit(rgb: Image.Image, size: int | None, resize: str, background: tuple[int, int, int]) -> Tensor:
     if resize not in ("crop", "pad"):
         raise ValueError(f"resize must be 'crop' or 'pad', not {resize!r}")
-    with Image.open(path) as im:
-        im.load()
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            rgba = im.convert("RGBA")
-            canvas = Image.new("RGBA", rgba.size, (*background, 255))
-            rgb = Image.alpha_composite(canvas, rgba).convert("RGB")
+    if size is not None:
+        w, h = rgb.size
+        if resize == "pad":
+            side = max(w, h)
+            square = Image.new("RGB", (side, side), background)
+            square.paste(rgb, ((side - w) // 2, (side - h) // 2))
+            rgb = square.resize((size, size), Image.Resampling.BICUBIC)
         else:
-            rgb = im.convert("RGB")
-    w, h = rgb.size
-    if resize == "pad":
-        side = max(w, h)
-        square = Image.new("RGB", (side, side), background)
-        square.paste(rgb, ((side - w) // 2, (side - h) // 2))
-        rgb = square.resize((resolution, resolution), Image.Resampling.BICUBIC)
-    else:
-        scale = resolution / min(w, h)
-        nw, nh = max(resolution, round(w * scale)), max(resolution, round(h * scale))
-        rgb = rgb.resize((nw, nh), Image.Resampling.BICUBIC)
-        left, top = (nw - resolution) // 2, (nh - resolution) // 2
-        rgb = rgb.crop((left, top, left + resolution, top + resolution))
+            scale = size / min(w, h)
+            nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+            rgb = rgb.resize((nw, nh), Image.Resampling.BICUBIC)
+            left, top = (nw - size) // 2, (nh - size) // 2
+            rgb = rgb.crop((left, top, left + size, top + size))
     arr = np.asarray(rgb, dtype=np.float32) / 255.0
     return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+
+
+def pil_to_tensor(img: Image.Image, size: int | None = None, *,
+                  background: tuple[int, int, int] = DISPLAY_BACKGROUND, resize: str = "crop") -> Tensor:
+    """A decoded PIL image -> (3, H, W) float in [0, 1], its pixels as the gallery shows them (`to_rgb`: EXIF
+    orientation applied, transparency laid on `background`). With `size`, fitted to a size x size square: "crop"
+    resizes the shorter side and crops the centre, "pad" letterboxes the whole picture on `background`."""
+    return _fit(to_rgb(img, background), size, resize, background)
+
+
+def load_image(path: str | os.PathLike[str], resolution: int,
+               background: tuple[int, int, int] = DISPLAY_BACKGROUND, resize: str = "crop") -> Tensor:
+    """(3, r, r) float in [0, 1] of the image file at `path`, decoded as the gallery decodes it
+    (`generator.common.images.open_rgb`) and fitted as `pil_to_tensor` fits; `UnreadableImage` names the file."""
+    try:
+        decoded = open_rgb(path, background=background)
+    except UnreadableImage as exc:
+        raise UnreadableImage(f"cannot read image {path}: {exc}") from None
+    return _fit(decoded.image, resolution, resize, background)
 
 
 def load_images(paths: Iterable[str | os.PathLike[str]], resolution: int) -> Tensor:
@@ -174,12 +180,5 @@ class EmbeddingCache:
             return None
 
     def put(self, key: str, value: Tensor) -> None:
-        path = self._path(key)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.npy")
-        try:
+        with atomic_path(self._path(key)) as tmp:
             np.save(tmp, value.detach().float().cpu().numpy(), allow_pickle=False)
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()

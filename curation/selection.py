@@ -146,76 +146,87 @@ def _rank_key(c: Candidate) -> tuple[float, float, int]:
             -(c.alignment if c.alignment is not None else float("-inf")), c.piece_id)
 
 
-def select(candidates: Sequence[Candidate], public: Sequence[Candidate] = (),
-           policy: SelectionPolicy | None = None) -> list[Verdict]:
-    """Decide on `candidates` given the pieces already `public` (accepted or featured).
+@dataclass
+class _Pool:
+    """The public pieces as selection goes: counts per theme and cluster, embeddings to compare against."""
 
-    Candidates are considered best first (aesthetic, then alignment), so quotas keep the best. A candidate is
-    accepted when it passes every check; each check adds a reason whether it passes or not. Then the top
-    `featured_per_theme` public pieces of each theme (by aesthetic) are featured. Returns one verdict per candidate
-    (in the order given) plus one for every public piece whose status the featuring changes.
-    """
-    policy = policy or SelectionPolicy()
-    pool: list[Candidate] = [c for c in public if c.status in ("accepted", "featured")]
-    theme_counts = Counter(_theme_key(c.theme) for c in pool)
-    cluster_counts = Counter(c.cluster for c in pool if c.cluster is not None)
-    pool_embs: list[Tensor] = [c.embedding.flatten() for c in pool if c.embedding is not None]
-    pool_emb_slugs: list[str] = [c.slug for c in pool if c.embedding is not None]
+    members: list[Candidate] = field(default_factory=list)
+    theme_counts: Counter[str] = field(default_factory=Counter)
+    cluster_counts: Counter[int] = field(default_factory=Counter)
+    embeddings: list[Tensor] = field(default_factory=list)
+    embedding_slugs: list[str] = field(default_factory=list)
 
-    reasons_of: dict[int, list[str]] = {}
-    accepted_new: list[Candidate] = []
-    for c in sorted(candidates, key=_rank_key):
-        reasons: list[str] = []
-        ok = True
-        for name, value, threshold in (("aesthetic", c.aesthetic, policy.min_aesthetic),
-                                       ("alignment", c.alignment, policy.min_alignment)):
-            if value is None:
-                ok = False
-                reasons.append(f"no {name} score")
-            else:
-                passed, text = _compare(name, value, threshold)
-                ok &= passed
-                reasons.append(text)
-        if c.embedding is not None and pool_embs:
-            sims = cosine_matrix(c.embedding.flatten()[None], torch.stack(pool_embs))[0]
-            j = int(sims.argmax())
-            cos = float(sims[j])
-            if cos >= policy.duplicate_cosine:
-                ok = False
-                reasons.append(f"near-duplicate of {pool_emb_slugs[j]} (cos {cos:.3f})")
-            else:
-                reasons.append(f"not a near-duplicate (closest {pool_emb_slugs[j]}, cos {cos:.3f} "
-                               f"< {policy.duplicate_cosine:.3f})")
-        theme = _theme_key(c.theme)
-        if policy.max_per_theme is not None:
-            n = theme_counts[theme]
-            if n >= policy.max_per_theme:
-                ok = False
-                reasons.append(f"theme {theme} quota full ({n}/{policy.max_per_theme})")
-            else:
-                reasons.append(f"theme {theme} quota {n + 1}/{policy.max_per_theme}")
-        if policy.max_per_cluster is not None and c.cluster is not None:
-            n = cluster_counts[c.cluster]
-            if n >= policy.max_per_cluster:
-                ok = False
-                reasons.append(f"cluster {c.cluster} quota full ({n}/{policy.max_per_cluster})")
-            else:
-                reasons.append(f"cluster {c.cluster} quota {n + 1}/{policy.max_per_cluster}")
-        reasons_of[c.piece_id] = reasons
-        if ok:
-            accepted_new.append(c)
-            pool.append(c)
-            theme_counts[theme] += 1
-            if c.cluster is not None:
-                cluster_counts[c.cluster] += 1
-            if c.embedding is not None:
-                pool_embs.append(c.embedding.flatten())
-                pool_emb_slugs.append(c.slug)
+    def add(self, c: Candidate) -> None:
+        self.members.append(c)
+        self.theme_counts[_theme_key(c.theme)] += 1
+        if c.cluster is not None:
+            self.cluster_counts[c.cluster] += 1
+        if c.embedding is not None:
+            self.embeddings.append(c.embedding.flatten())
+            self.embedding_slugs.append(c.slug)
 
-    # Featuring: the top-k public pieces of each theme.
+
+def _check_scores(c: Candidate, policy: SelectionPolicy) -> tuple[bool, list[str]]:
+    ok, reasons = True, []
+    for name, value, threshold in (("aesthetic", c.aesthetic, policy.min_aesthetic),
+                                   ("alignment", c.alignment, policy.min_alignment)):
+        if value is None:
+            ok = False
+            reasons.append(f"no {name} score")
+        else:
+            passed, text = _compare(name, value, threshold)
+            ok &= passed
+            reasons.append(text)
+    return ok, reasons
+
+
+def _check_duplicates(c: Candidate, pool: _Pool, policy: SelectionPolicy) -> tuple[bool, list[str]]:
+    if c.embedding is None or not pool.embeddings:
+        return True, []
+    sims = cosine_matrix(c.embedding.flatten()[None], torch.stack(pool.embeddings))[0]
+    j = int(sims.argmax())
+    cos = float(sims[j])
+    if cos >= policy.duplicate_cosine:
+        return False, [f"near-duplicate of {pool.embedding_slugs[j]} (cos {cos:.3f})"]
+    return True, [f"not a near-duplicate (closest {pool.embedding_slugs[j]}, cos {cos:.3f} "
+                  f"< {policy.duplicate_cosine:.3f})"]
+
+
+def _check_quotas(c: Candidate, pool: _Pool, policy: SelectionPolicy) -> tuple[bool, list[str]]:
+    ok, reasons = True, []
+    theme = _theme_key(c.theme)
+    if policy.max_per_theme is not None:
+        n = pool.theme_counts[theme]
+        if n >= policy.max_per_theme:
+            ok = False
+            reasons.append(f"theme {theme} quota full ({n}/{policy.max_per_theme})")
+        else:
+            reasons.append(f"theme {theme} quota {n + 1}/{policy.max_per_theme}")
+    if policy.max_per_cluster is not None and c.cluster is not None:
+        n = pool.cluster_counts[c.cluster]
+        if n >= policy.max_per_cluster:
+            ok = False
+            reasons.append(f"cluster {c.cluster} quota full ({n}/{policy.max_per_cluster})")
+        else:
+            reasons.append(f"cluster {c.cluster} quota {n + 1}/{policy.max_per_cluster}")
+    return ok, reasons
+
+
+def _judge(c: Candidate, pool: _Pool, policy: SelectionPolicy) -> tuple[bool, list[str]]:
+    """Whether `c` passes every check against the pool so far, and one reason per check, passed or not."""
+    ok, reasons = True, []
+    for passed, why in (_check_scores(c, policy), _check_duplicates(c, pool, policy), _check_quotas(c, pool, policy)):
+        ok &= passed
+        reasons += why
+    return ok, reasons
+
+
+def _feature(pool: _Pool, policy: SelectionPolicy) -> tuple[dict[int, str], dict[str, Candidate]]:
+    """The top `featured_per_theme` public pieces of each theme (piece id -> why), and each theme's last featured
+    piece where others were left out (to say who outranked a piece that is featured no more)."""
     featured: dict[int, str] = {}
     by_theme: dict[str, list[Candidate]] = {}
-    for c in pool:
+    for c in pool.members:
         by_theme.setdefault(_theme_key(c.theme), []).append(c)
     for theme, members in by_theme.items():
         ranked = sorted(members, key=_rank_key)
@@ -225,17 +236,13 @@ def select(candidates: Sequence[Candidate], public: Sequence[Candidate] = (),
     cut = {theme: sorted(members, key=_rank_key)[policy.featured_per_theme - 1]
            for theme, members in by_theme.items()
            if policy.featured_per_theme and len(members) > policy.featured_per_theme}
+    return featured, cut
 
-    verdicts: list[Verdict] = []
-    accepted_ids = {c.piece_id for c in accepted_new}
-    for c in candidates:
-        reasons = reasons_of[c.piece_id]
-        if c.piece_id not in accepted_ids:
-            verdicts.append(Verdict(c.piece_id, c.slug, "rejected", tuple(reasons)))
-        elif c.piece_id in featured:
-            verdicts.append(Verdict(c.piece_id, c.slug, "featured", (*reasons, featured[c.piece_id])))
-        else:
-            verdicts.append(Verdict(c.piece_id, c.slug, "accepted", tuple(reasons)))
+
+def _public_changes(public: Sequence[Candidate], featured: dict[int, str], cut: dict[str, Candidate]
+                    ) -> list[Verdict]:
+    """Verdicts for the public pieces whose status the featuring changes, with why."""
+    verdicts = []
     for c in public:
         if c.status not in ("accepted", "featured"):
             continue
@@ -248,3 +255,37 @@ def select(candidates: Sequence[Candidate], public: Sequence[Candidate] = (),
                    else f"no longer featured in theme {theme}")
             verdicts.append(Verdict(c.piece_id, c.slug, "accepted", (why,), changed_public=True))
     return verdicts
+
+
+def select(candidates: Sequence[Candidate], public: Sequence[Candidate] = (),
+           policy: SelectionPolicy | None = None) -> list[Verdict]:
+    """Decide on `candidates` given the pieces already `public` (accepted or featured).
+
+    Candidates are considered best first (aesthetic, then alignment), so quotas keep the best. A candidate is
+    accepted when it passes every check; each check adds a reason whether it passes or not. Then the top
+    `featured_per_theme` public pieces of each theme (by aesthetic) are featured. Returns one verdict per candidate
+    (in the order given) plus one for every public piece whose status the featuring changes.
+    """
+    policy = policy or SelectionPolicy()
+    pool = _Pool()
+    for c in public:
+        if c.status in ("accepted", "featured"):
+            pool.add(c)
+    reasons_of: dict[int, list[str]] = {}
+    accepted: set[int] = set()
+    for c in sorted(candidates, key=_rank_key):
+        ok, reasons_of[c.piece_id] = _judge(c, pool, policy)
+        if ok:
+            accepted.add(c.piece_id)
+            pool.add(c)
+    featured, cut = _feature(pool, policy)
+    verdicts = []
+    for c in candidates:
+        reasons = tuple(reasons_of[c.piece_id])
+        if c.piece_id not in accepted:
+            verdicts.append(Verdict(c.piece_id, c.slug, "rejected", reasons))
+        elif c.piece_id in featured:
+            verdicts.append(Verdict(c.piece_id, c.slug, "featured", (*reasons, featured[c.piece_id])))
+        else:
+            verdicts.append(Verdict(c.piece_id, c.slug, "accepted", reasons))
+    return verdicts + _public_changes(public, featured, cut)

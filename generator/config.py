@@ -2,7 +2,9 @@
 
 Defaults follow the artist's method (seed 004, "Quantitative analysis of performance": about 300 x 300 pixels and
 250-500 steps, after which the image barely changes) and Crowson's VQGAN+CLIP notebook for the optimisation.
-Override with `dataclasses.replace(config, steps=500)`; values are checked again.
+Override with `dataclasses.replace(config, steps=500)`; values are checked again. Allowed values are types
+(`Optimizer`, `Precision`, `Augment`, `CutoutMode`), and each field carries its help, so `dstrtd generate --help` is
+derived from this class. Imports no torch: the command line reads it cheaply.
 """
 
 from __future__ import annotations
@@ -10,50 +12,92 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal, get_args
 
 from generator import registry
-from generator.common.fields import known_keys
-from generator.cutouts import AUGMENTATIONS, DEFAULT_AUGMENTS, CutoutMode
+from generator.common.fields import known_keys, setting
 from generator.errors import GeneratorError
 from generator.prompts import parse_noise_prompt, parse_prompt, parse_schedule
 
-OPTIMIZERS = ("adam", "adamw", "adamax", "adagrad", "radam", "nadam", "rmsprop", "sgd")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+Optimizer = Literal["adam", "adamw", "adamax", "adagrad", "radam", "nadam", "rmsprop", "sgd"]
+Precision = Literal["auto", "fp32", "fp16", "bf16"]
+# kornia augmentations of the cutouts, by name (`generator.cutouts` builds them)
+Augment = Literal["flip", "affine", "perspective", "jitter", "erasing", "sharpness", "noise", "rotation", "elastic",
+                  "thin_plate", "crop", "resized_crop"]
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+AUGMENTATIONS: tuple[str, ...] = get_args(Augment)
+DEFAULT_AUGMENTS: tuple[Augment, ...] = ("flip", "affine", "perspective", "jitter")
 DEFAULT_PRESET = "imagenet_16384"
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
+class CutoutMode(StrEnum):
+    """How cutouts are taken (see `generator.cutouts`)."""
+
+    CLASSIC = "classic"  # random square crops of sizes drawn with cut_pow (Crowson)
+    POOLED = "pooled"  # the whole image average- and max-pooled, cutn times (nerdyrodent's "latest")
+
+
+def parse_mode(mode: str | CutoutMode) -> CutoutMode:
+    try:
+        return CutoutMode(mode)
+    except ValueError:
+        raise GeneratorError(f"unknown cutout_mode {mode!r}; known: {', '.join(m.value for m in CutoutMode)}") from None
+
+
+def check_augments(names: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in AUGMENTATIONS]
+    if unknown:
+        raise GeneratorError(f"unknown augmentation(s) {', '.join(map(repr, unknown))}; "
+                             f"known: {', '.join(AUGMENTATIONS)}")
+
+
 @dataclass(frozen=True)
 class GenerateConfig:
-    prompts: tuple[str, ...] = ()  # "text:weight:stop"; negative weights push away
-    image_prompts: tuple[str, ...] = ()  # "path:weight:stop"
-    noise_prompts: tuple[str, ...] = ()  # "seed:weight": a random embedding as target
-    schedule: tuple[str, ...] = ()  # "STEP=prompt|prompt": text prompts from STEP on (story mode)
-    init_image: str | None = None  # a photo to distort; the latent starts from its encoding
-    init_weight: float = 0.0  # pull toward the init image's latent (MSE); 0 lets it drift freely
-    size: tuple[int, int] = (304, 304)  # (W, H); why: the artist's ~300 x 300, rounded to a multiple of 16
-    steps: int = 300  # why: the artist found little change after 250-500 steps
-    seed: int = 0
-    cutn: int = 32  # cutouts per perceptor and step (nerdyrodent's default)
-    cut_pow: float = 1.0  # classic cutouts: >1 favours small crops (detail), <1 large ones (composition)
-    cutout_mode: str = CutoutMode.CLASSIC.value
-    augments: tuple[str, ...] = DEFAULT_AUGMENTS
-    noise_fac: float = 0.1  # Gaussian noise up to this strength on each cutout (Crowson)
-    lr: float = 0.1  # why: nerdyrodent's step size for Adam on the latent
-    optimizer: str = "adam"
-    plateau_patience: int = 0  # steps without improvement that make a plateau; 0 = run all steps
-    plateau_min_delta: float = 1e-3  # improvement of the smoothed loss that counts
-    lr_drop: float = 0.5  # on the first plateau the learning rate is multiplied by this (1 = no drop)
-    auto_stop: bool = True  # stop at a plateau once the learning rate has been dropped
-    preset: str = DEFAULT_PRESET  # named VQGAN + perceptors (generator/registry/presets/); "tiny" runs offline
-    vqgan: str = ""  # overrides the preset: config name, CONFIG:PATH or checkpoint path
-    perceptors: tuple[str, ...] = ()  # overrides the preset: "MODEL:PRETRAINED[@weight]", "tiny", paths
-    device: str = "auto"  # auto = cuda, else mps, else cpu
-    precision: str = "auto"  # auto = bf16/fp16 autocast on CUDA, fp32 elsewhere (never bf16 on CPU)
-    compile: bool = False  # torch.compile the decoder and image towers (CUDA; slow first steps)
-    save_every: int = 0  # also return the image every N steps (frames); 0 = last step only
+    """The settings of one piece. Each field is also a `dstrtd generate` option of the same name, with this help."""
+
+    prompts: tuple[str, ...] = setting((), 'text prompts "text:weight:stop"; a negative weight pushes away', cli=False)
+    image_prompts: tuple[str, ...] = setting((), "images whose CLIP embedding is a target", metavar="PATH[:W[:STOP]]")
+    noise_prompts: tuple[str, ...] = setting((), "random embeddings drawn from SEED as targets", metavar="SEED[:W]")
+    schedule: tuple[str, ...] = setting(
+        (), "story mode: from STEP on, these text prompts replace the others (e.g. '150=a bleached reef:1|glitch:0.5')",
+        metavar="STEP=P|P")
+    init_image: str | None = setting(None, "a photo to distort: the latent starts from its encoding", metavar="PATH")
+    init_weight: float = setting(0.0, "pull toward the init image's latent (MSE); 0 lets it drift freely")
+    # why: the artist's ~300 x 300, rounded to a multiple of 16
+    size: tuple[int, int] = setting((304, 304), "width and height in pixels, multiples of the VQGAN's cell",
+                                    metavar=("W", "H"))
+    # why: the artist found little change after 250-500 steps
+    steps: int = setting(300, "optimisation steps (the artist: 250-500 at ~300x300)")
+    seed: int = setting(0, "random seed; same seed + settings + device = same image")
+    cutn: int = setting(32, "cutouts per perceptor and step")  # why: nerdyrodent's default
+    cut_pow: float = setting(1.0, "classic cutouts: >1 favours small crops (detail), <1 large ones (composition)")
+    cutout_mode: CutoutMode = setting(CutoutMode.CLASSIC, "how cutouts are taken")
+    augments: tuple[Augment, ...] = setting(DEFAULT_AUGMENTS, "kornia augmentations of the cutouts (give the flag "
+                                            "alone for none)")
+    noise_fac: float = setting(0.1, "Gaussian noise up to this strength on each cutout")  # why: Crowson's
+    lr: float = setting(0.1, "learning rate of the latent")  # why: nerdyrodent's step size for Adam
+    optimizer: Optimizer = setting("adam", "optimiser of the latent")
+    plateau_patience: int = setting(0, "steps without improvement that make a plateau (0 = run all steps)")
+    plateau_min_delta: float = setting(1e-3, "improvement of the smoothed loss that counts")
+    lr_drop: float = setting(0.5, "learning-rate factor on the first plateau (1 = no drop)")
+    auto_stop: bool = setting(True, "stop at the next plateau once the learning rate has been dropped")
+    preset: str = setting(DEFAULT_PRESET, "named VQGAN + perceptors (see --presets); 'tiny' runs offline with "
+                          "random weights")
+    vqgan: str = setting("", "VQGAN config name, CONFIG:PATH or checkpoint path (overrides the preset)",
+                         metavar="NAME|NAME:PATH|PATH", show="the preset's")
+    perceptors: tuple[str, ...] = setting((), "CLIP perceptors: MODEL:PRETRAINED, tiny or paths, each optionally "
+                                          "@WEIGHT (override the preset)", metavar="MODEL:PRETRAINED[@W]",
+                                          show="the preset's")
+    device: str = setting("auto", "auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps")
+    precision: Precision = setting("auto", "autocast dtype: auto = bf16/fp16 on CUDA, fp32 elsewhere (CPU is "
+                                   "always fp32)")
+    compile: bool = setting(False, "torch.compile the decoder and image towers (CUDA; slow first steps)")
+    save_every: int = setting(0, "also keep the image every N steps as frames (0 = the last step only)")
 
     def __post_init__(self) -> None:
         for name in ("prompts", "image_prompts", "noise_prompts", "schedule", "augments", "perceptors"):
@@ -65,6 +109,7 @@ class GenerateConfig:
             raise GeneratorError(f"size must be two numbers (W, H), got {self.size!r}")
         object.__setattr__(self, "size", (_int("size", self.size[0]), _int("size", self.size[1])))
         object.__setattr__(self, "optimizer", str(self.optimizer).lower())
+        object.__setattr__(self, "cutout_mode", parse_mode(self.cutout_mode))
         for name in ("steps", "seed", "cutn", "save_every", "plateau_patience"):
             object.__setattr__(self, name, _int(name, getattr(self, name)))
         self._check()
@@ -88,12 +133,7 @@ class GenerateConfig:
             raise GeneratorError("noise_fac and init_weight must be >= 0 and lr_drop in (0, 1]")
         if self.optimizer not in OPTIMIZERS:
             raise GeneratorError(f"unknown optimizer {self.optimizer!r}; known: {', '.join(OPTIMIZERS)}")
-        if self.cutout_mode not in [m.value for m in CutoutMode]:
-            raise GeneratorError(f"unknown cutout_mode {self.cutout_mode!r}; known: "
-                                 f"{', '.join(m.value for m in CutoutMode)}")
-        unknown = [a for a in self.augments if a not in AUGMENTATIONS]
-        if unknown:
-            raise GeneratorError(f"unknown augmentation(s) {', '.join(unknown)}; known: {', '.join(AUGMENTATIONS)}")
+        check_augments(self.augments)
         if not _DEVICE.match(self.device):
             raise GeneratorError(f"device must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
         if self.precision not in PRECISIONS:
@@ -126,7 +166,8 @@ class GenerateConfig:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[f.name] = list(value) if isinstance(value, tuple) else value
+            out[f.name] = list(value) if isinstance(value, tuple) else value.value if isinstance(value, StrEnum) \
+                else value
         return out
 
     @classmethod

@@ -5,28 +5,24 @@ One class, a typed mode:
   size and the image's short side (cut_pow > 1 favours small crops: detail; < 1 large crops: composition).
 - `pooled` (nerdyrodent's default "latest"): the whole image average- and max-pooled to the input size, `cutn`
   times; all variety comes from the augmentations.
-Augmentations are kornia modules chosen by name (`AUGMENTATIONS`); then Gaussian noise of random strength up to
-`noise_fac` is added per cutout.
+Augmentations are kornia modules chosen by name (`generator.config.Augment`); then Gaussian noise of random strength
+up to `noise_fac` is added per cutout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from enum import StrEnum
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from generator.config import DEFAULT_AUGMENTS, CutoutMode, check_augments, parse_mode
 from generator.errors import GeneratorError
 
 
-class CutoutMode(StrEnum):
-    CLASSIC = "classic"
-    POOLED = "pooled"
-
-
 def _augmentations() -> dict[str, Callable[[int], nn.Module]]:
+    """A factory (cut size -> module) for each name in `AUGMENTATIONS`."""
     import kornia.augmentation as K
 
     # Strengths as in nerdyrodent/VQGAN-CLIP, which tuned them for VQGAN+CLIP.
@@ -45,26 +41,6 @@ def _augmentations() -> dict[str, Callable[[int], nn.Module]]:
         "resized_crop": lambda s: K.RandomResizedCrop(size=(s, s), scale=(0.1, 1.0), ratio=(0.75, 1.333),
                                                       cropping_mode="resample", p=0.5),
     }
-
-
-AUGMENTATIONS: tuple[str, ...] = ("flip", "affine", "perspective", "jitter", "erasing", "sharpness", "noise",
-                                  "rotation", "elastic", "thin_plate", "crop", "resized_crop")
-DEFAULT_AUGMENTS: tuple[str, ...] = ("flip", "affine", "perspective", "jitter")
-
-
-def check_augments(names: Sequence[str]) -> None:
-    unknown = [n for n in names if n not in AUGMENTATIONS]
-    if unknown:
-        raise GeneratorError(f"unknown augmentation(s) {', '.join(map(repr, unknown))}; "
-                             f"known: {', '.join(AUGMENTATIONS)}")
-
-
-def parse_mode(mode: str | CutoutMode) -> CutoutMode:
-    try:
-        return CutoutMode(mode)
-    except ValueError:
-        raise GeneratorError(f"unknown cutout mode {mode!r}; known: "
-                             f"{', '.join(m.value for m in CutoutMode)}") from None
 
 
 class Cutouts(nn.Module):

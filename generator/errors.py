@@ -19,3 +19,7 @@ class WeightsUnavailable(GeneratorError):
 
 class UnsafeCheckpoint(GeneratorError):
     """A checkpoint holds Python objects outside our allow-list, so it is not unpickled."""
+
+
+class CorruptCheckpoint(GeneratorError):
+    """A weights file that is no readable checkpoint at all: random bytes, an error page, a partial download."""

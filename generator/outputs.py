@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image, PngImagePlugin
 
-from generator.files import write_atomic
+from generator.common.files import write_bytes_atomic
 from generator.pipeline import Result
 
 PNG_KEY = "dstrtd"  # the text chunk holding the whole settings JSON
@@ -52,14 +52,14 @@ def write_piece(folder: Path, result: Result) -> dict[str, Path]:
     info = PngImagePlugin.PngInfo()
     for key, value in png_text_chunks(result.metadata).items():
         info.add_itxt(key, value)
-    written["image.png"] = write_atomic(folder / "image.png", _png_bytes(result.image, info))
-    written["settings.json"] = write_atomic(folder / "settings.json",
-                                       json.dumps(result.metadata, indent=2, default=str).encode() + b"\n")
-    written["loss.csv"] = write_atomic(folder / "loss.csv", _csv_bytes(result.trace))
-    written["loss.png"] = write_atomic(folder / "loss.png", _plot_bytes(result))
+    written["image.png"] = write_bytes_atomic(folder / "image.png", _png_bytes(result.image, info))
+    written["settings.json"] = write_bytes_atomic(folder / "settings.json",
+                                                  json.dumps(result.metadata, indent=2, default=str).encode() + b"\n")
+    written["loss.csv"] = write_bytes_atomic(folder / "loss.csv", _csv_bytes(result.trace))
+    written["loss.png"] = write_bytes_atomic(folder / "loss.png", _plot_bytes(result))
     for step, frame in zip(result.frame_steps, result.frames, strict=True):
         name = f"frame-{step:05d}.png"
-        written[name] = write_atomic(folder / name, _png_bytes(frame))
+        written[name] = write_bytes_atomic(folder / name, _png_bytes(frame))
     return written
 
 

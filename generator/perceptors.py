@@ -6,10 +6,14 @@ Names: `ViT-B-32:openai` (OpenAI weights use the `-quickgelu` architecture, as t
 `hf-hub:org/repo`, a bare path to one of OpenAI's published `.pt` files (recognised by sha256), and `tiny`
 (a small random ViT built by open_clip, for tests). In a generation config `@WEIGHT` may follow a name to weight
 that perceptor's losses in an ensemble (`ViT-B-16:openai@0.5`).
+
+Our own architectures are open_clip model configs in `generator/registry/clip/`; `register_clip_configs()` adds them
+to open_clip's registry, so the generator, the curators and the trainers build `tiny` by name, from one file.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -18,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from generator import weights
+from generator import checkpoints, registry, weights
 from generator.errors import GeneratorError, UnsafeCheckpoint, WeightsUnavailable
 
 log = logging.getLogger(__name__)
@@ -26,14 +30,20 @@ log = logging.getLogger(__name__)
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
-# A real open_clip CLIP with a tiny config: the same code path as ViT-B-32, about 3.4 M parameters (mostly the
-# token embedding, which keeps open_clip's real 49408-token BPE vocabulary). Average pooling instead of the class
-# token, because a random class token barely depends on the image, so nothing could be optimised against it.
-TINY_CONFIG: dict[str, Any] = {
-    "embed_dim": 64,
-    "vision_cfg": {"image_size": 32, "patch_size": 8, "width": 64, "layers": 2, "head_width": 32, "pool_type": "avg"},
-    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
-}
+# `tiny` (registry/clip/tiny.json) is a real open_clip CLIP with a tiny config: the same code path as ViT-B-32, about
+# 3.4 M parameters (mostly the token embedding, which keeps open_clip's real 49408-token BPE vocabulary, so real
+# prompts tokenise). Average pooling instead of the class token, because a random class token barely depends on the
+# image, so nothing could be optimised against it (and the scorer's tiny tower learns image-wide statistics faster).
+TINY = "tiny"
+
+
+@functools.cache
+def register_clip_configs() -> None:
+    """Add our CLIP architectures (`generator/registry/clip/*.json`, e.g. `tiny`) to open_clip's model registry, once
+    per process, so that `open_clip.get_model_config`, `create_model` and `get_tokenizer` know them by name."""
+    import open_clip
+
+    open_clip.add_model_config(registry.folder("clip").folder)
 
 
 class Normalize(nn.Module):
@@ -106,8 +116,9 @@ def load_perceptor(name_or_path: str, device: torch.device | str = "cpu",
     """Build a frozen perceptor on `device` (see the module docstring for the accepted names)."""
     import open_clip
 
+    register_clip_configs()
     spec = name_or_path.strip()
-    if spec == "tiny":
+    if spec == TINY:
         return build_tiny().to(device)
     if spec.startswith(("hf-hub:", "local-dir:")):
         return _from_open_clip(spec, None, spec).to(device)
@@ -142,15 +153,17 @@ def load_perceptor(name_or_path: str, device: torch.device | str = "cpu",
     return _from_open_clip(arch, tag, spec).to(device)
 
 
-def build_tiny() -> Perceptor:
-    """The tiny random perceptor; seeded, so every machine builds the same weights."""
+def build_tiny(embed_dim: int | None = None) -> Perceptor:
+    """The tiny random perceptor; seeded, so every machine builds the same weights. `embed_dim` overrides the width of
+    the shared embedding (the scorer's text head matches it to a custom tower's); the default is tiny.json's."""
     import open_clip
 
+    register_clip_configs()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = open_clip.CLIP(**TINY_CONFIG)
-    tokenizer = open_clip.SimpleTokenizer(context_length=TINY_CONFIG["text_cfg"]["context_length"])
-    return Perceptor("tiny", model, tokenizer, OPENAI_MEAN, OPENAI_STD, weights.tensors_sha256(model.state_dict()))
+        model = build_random(TINY, embed_dim=embed_dim)
+    return Perceptor(TINY, model, open_clip.get_tokenizer(TINY), OPENAI_MEAN, OPENAI_STD,
+                     weights.tensors_sha256(model.state_dict()))
 
 
 def _tags(arch: str) -> list[str]:
@@ -171,15 +184,22 @@ def _openai_arch(arch: str, tag: str | None) -> str:
     return arch
 
 
-def _build_arch(arch: str) -> nn.Module:
-    """An open_clip model with random weights, built from its config without open_clip's download machinery."""
+def build_random(arch: str, *, embed_dim: int | None = None, quick_gelu: bool = False) -> nn.Module:
+    """An open_clip model (ours or open_clip's) with random weights, built from its config without open_clip's
+    download machinery; `embed_dim` overrides the shared embedding's width, `quick_gelu` forces QuickGELU."""
     import open_clip
 
+    register_clip_configs()
     cfg = open_clip.get_model_config(arch)
     if cfg is None:
         raise GeneratorError(f"unknown CLIP model {arch!r}")
+    if embed_dim is not None:
+        cfg["embed_dim"] = int(embed_dim)
+    if quick_gelu:
+        cfg["quick_gelu"] = True
     if cfg.pop("custom_text", False) or "hf_model_name" in cfg.get("text_cfg", {}):
-        return open_clip.create_model(arch, pretrained=None)  # needs transformers; let open_clip build it
+        # needs transformers; let open_clip build it
+        return open_clip.create_model(arch, pretrained=None, embed_dim=cfg["embed_dim"], force_quick_gelu=quick_gelu)
     return open_clip.CLIP(**cfg)
 
 
@@ -187,7 +207,7 @@ def _from_open_clip(arch: str, tag: str | None, spec: str) -> Perceptor:
     import open_clip
 
     if tag is None and not arch.startswith(("hf-hub:", "local-dir:")):
-        model = _build_arch(arch)
+        model = build_random(arch)
         return Perceptor(spec, model, open_clip.get_tokenizer(arch), OPENAI_MEAN, OPENAI_STD, "random")
     cached = _cached_open_clip_file(arch, tag) if tag is not None else None
     if cached is not None:
@@ -251,9 +271,9 @@ def _sha_of_open_clip(arch: str, tag: str | None) -> str:
     if arch.startswith("local-dir:"):
         found = _find_checkpoint_in_dir(Path(arch.removeprefix("local-dir:")))
         if found:
-            return weights.sha256_file(found)
+            return weights.checksum(found)
     if tag is not None and (cached := _cached_open_clip_file(arch, tag)) is not None:
-        return weights.sha256_file(cached)
+        return weights.checksum(cached)
     return f"open_clip:{arch}:{tag}"
 
 
@@ -261,10 +281,10 @@ def _from_file(arch: str | None, path: Path, spec: str) -> Perceptor:
     import open_clip
     from open_clip.factory import load_checkpoint
 
-    weights.check_intact(path)
-    sha = weights.sha256_file(path)
+    checkpoints.check_intact(path)
+    sha = weights.checksum(path)
     entry = None
-    if weights.is_torchscript(path):
+    if checkpoints.is_torchscript(path):
         entry = next((e for e in weights.list_entries() if e.open_clip and e.file().sha256 == sha), None)
         if entry is None:
             raise UnsafeCheckpoint(f"{path} is a TorchScript archive (code, not weights) whose sha256 is not one of "
@@ -272,7 +292,7 @@ def _from_file(arch: str | None, path: Path, spec: str) -> Perceptor:
         arch = entry.open_clip["model"] if arch is None else _openai_arch(arch, entry.open_clip["pretrained"])
     elif arch is None:
         raise GeneratorError(f"say which architecture {path} holds: MODEL:{path} (e.g. ViT-B-32:{path})")
-    model = _build_arch(arch)
+    model = build_random(arch)
     try:
         if entry is not None:
             model.load_state_dict(_openai_state_dict(path), strict=True)  # trusted: byte-identical to OpenAI's

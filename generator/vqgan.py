@@ -173,7 +173,7 @@ def load_vqgan(spec: str, device: torch.device | str = "cpu",
     (a config with a local checkpoint), or a bare checkpoint path (the config is inferred from its shapes).
     Configs without weights (`tiny`) get seeded random weights and the sha256 of those.
     """
-    from generator import weights
+    from generator import checkpoints, weights
 
     name, path = _split_spec(spec)
     if path is None and name is not None:
@@ -183,7 +183,7 @@ def load_vqgan(spec: str, device: torch.device | str = "cpu",
             return model, name, weights.tensors_sha256(model.state_dict())
         path = weights.fetch(config.weights, progress=progress)
     assert path is not None
-    state_dict, sha = weights.load_vqgan_state_dict(path)
+    state_dict, sha = checkpoints.load_vqgan_state_dict(path)
     config = get_config(name) if name is not None else infer_config(state_dict)
     with torch.device("meta"):
         model = VQGAN(config)

@@ -17,8 +17,8 @@ _MISSING: Any = dataclasses.MISSING
 
 
 def setting(default: Any = _MISSING, help: str = "", *, default_factory: Callable[[], Any] | None = None,  # noqa: A002
-            metavar: str | None = None, parse: Callable[[str], Any] | None = None, show: str | None = None,
-            cli: bool = True) -> Any:
+            metavar: str | tuple[str, ...] | None = None, parse: Callable[[str], Any] | None = None,
+            show: str | None = None, cli: bool = True) -> Any:
     """A dataclass field with what the command line shows for it.
 
     `parse` turns the option's text into the value (for sizes, colours); `show` is how `--help` prints the default

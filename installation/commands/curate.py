@@ -23,11 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theme", default=None, help="theme of the imported images")
     parser.add_argument("--prompt", default=None,
                         help="prompt of the imported images (default: words of each file name)")
+    parser.add_argument("--credit", default=None, metavar="NAME",
+                        help="photographer of the imported images, where neither a manifest.csv beside them nor a "
+                             "file name like 'Title_by_Name.jpg' says (they are shown as photographs, credited)")
+    parser.add_argument("--licence", default=None, help="licence of the imported images, where no manifest.csv says")
     parser.add_argument("--scorer", default="tiny", help="aesthetic scorer: tiny, laion-vit-b-32, ... or a path")
     parser.add_argument("--encoder", default="tiny",
                         help="aligner encoder: tiny, an open_clip MODEL:PRETRAINED, or a checkpoint path")
     parser.add_argument("--policy", default=None, help="selection policy JSON (default: STUDIO/selection.json)")
-    parser.add_argument("--device", default="auto", help="auto (a CUDA GPU if any, else cpu), cpu, cuda, cuda:N")
+    parser.add_argument("--device", default="auto",
+                        help="auto (a CUDA GPU if any, else Apple MPS, else cpu), cpu, cuda, cuda:N or mps")
     parser.add_argument("--batch-size", dest="batch_size", type=int, default=16)
     parser.add_argument("--rescore", action="store_true", help="score again even where scores exist")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
@@ -44,14 +49,17 @@ def prompt_from_filename(path: Path) -> str:
     return " ".join(words)
 
 
-def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | None) -> tuple[list[Any], int]:
-    """Import every image of `folder` as a 'generated' piece (PNG); returns (pieces of the folder, how many new).
-    An image already in the catalog (same PNG bytes) is not imported twice."""
+def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | None, credit: str | None = None,
+                  licence: str | None = None) -> tuple[list[Any], int]:
+    """Import every image of `folder` as a 'generated' piece (PNG), recorded as a photograph with its photographer
+    (`curation.photos.PhotoCredits`); returns (pieces of the folder, how many new). An image already in the catalog
+    (same PNG bytes) is not imported twice."""
     import io
 
     from PIL import Image, UnidentifiedImageError
 
     from curation.catalog import CatalogError
+    from curation.photos import PhotoCredits
 
     if not folder.is_dir():
         raise CatalogError(f"--images {folder}: not a folder")
@@ -61,6 +69,7 @@ def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | No
     import hashlib
 
     by_sha = {p.sha256: p for p in cat.list_pieces()}
+    credits = PhotoCredits(folder, credit=credit, licence=licence)
     pieces, new = [], 0
     for path in paths:
         try:
@@ -77,9 +86,10 @@ def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | No
         if sha in by_sha:
             pieces.append(by_sha[sha])
             continue
-        text = prompt if prompt is not None else prompt_from_filename(path)
+        photo, words = credits.settings(path, prompt_from_filename(path))
+        text = prompt if prompt is not None else words
         piece = cat.add_piece({"image.png": data}, prompt=text, theme=theme, title=text[:60] if text else "",
-                              settings={"imported_from": str(path.resolve())})
+                              settings={"imported_from": str(path.resolve()), **photo})
         by_sha[sha] = piece
         pieces.append(piece)
         new += 1
@@ -121,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
         curator = Curator.load(cat, scorer=args.scorer, encoder=args.encoder, policy=policy, device=args.device,
                                batch_size=args.batch_size)
         if args.images:
-            folder_pieces, new = import_images(cat, Path(args.images), theme=args.theme, prompt=args.prompt)
+            folder_pieces, new = import_images(cat, Path(args.images), theme=args.theme, prompt=args.prompt,
+                                               credit=args.credit, licence=args.licence)
             print(f"imported {new} new image(s) from {args.images} ({len(folder_pieces) - new} already in the catalog)")
             pieces = [p for p in (cat.get_piece(fp.id) for fp in folder_pieces) if p and p.status == "generated"]
         else:

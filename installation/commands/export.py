@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_options(p, PosterConfig)
     p.add_argument("--workers", type=int, default=POSTER_WORKERS,
                    help=f"processes rendering posters (default: {POSTER_WORKERS})")
+    p.add_argument("--allow-private", action="store_true",
+                   help="also print pieces that are not public (proofs): their QR codes lead nowhere until the "
+                        "pieces are accepted (default: such pieces are refused, named, before anything is drawn)")
     p.set_defaults(_export=_posters)
 
     s = sub.add_parser("social", help="Instagram posts: image, caption, alt text, post.json per piece",
@@ -129,15 +132,17 @@ def _report_failures(results: list[Any], what: str) -> int:
 
 def _posters(args: argparse.Namespace) -> int:
     from installation.export.config import PosterConfig
-    from installation.export.posters import export_posters
+    from installation.export.posters import check_posters, export_posters
 
     config = config_from_args(PosterConfig, args)
     studio = _open(args)
     out = Path(args.out) if args.out else studio.exports_dir / "posters"
     with studio.catalog() as catalog:
         pieces = _pieces(catalog, args)
+        check_posters(pieces, config, allow_private=args.allow_private)  # before the progress bar: one line
         with _progress(len(pieces), "poster") as on_progress:
-            results = export_posters(catalog, pieces, out, config, workers=args.workers, on_progress=on_progress)
+            results = export_posters(catalog, pieces, out, config, workers=args.workers, on_progress=on_progress,
+                                     allow_private=args.allow_private)
     ok = [r for r in results if r.ok]
     low = [r for r in ok if r.warnings]
     print(f"wrote {len(ok)} posters ({config.size}, {config.dpi} dpi) to {out}")

@@ -1,7 +1,8 @@
 """`dstrtd generate PROMPT... --out DIR`: one piece with VQGAN+CLIP (image, settings, loss trace and plot).
 
-Options are the fields of `generator.config.GenerateConfig` under the same names (`--init_weight`, also spelled
-`--init-weight`); `--config settings.json` starts from a saved piece's settings, options given override them.
+Options are derived from the fields of `generator.config.GenerateConfig` (`installation.commands._options`): the same
+names (`--init-weight`, also spelled `--init_weight`), types, allowed values and defaults, with each field's help.
+`--config settings.json` starts from a saved piece's settings; options given override them.
 """
 
 from __future__ import annotations
@@ -13,39 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-# (field, argparse keywords, help). Every default is None so that only what the user typed overrides.
-_OPTIONS: list[tuple[str, dict[str, Any], str]] = [
-    ("image_prompts", {"nargs": "+", "metavar": "PATH[:W[:STOP]]"}, "images whose CLIP embedding is a target"),
-    ("noise_prompts", {"nargs": "+", "metavar": "SEED[:W]"}, "random embeddings drawn from SEED as targets"),
-    ("schedule", {"nargs": "+", "metavar": "STEP=P|P"},
-     "story mode: from STEP on, these text prompts replace the others (e.g. '150=a bleached reef:1|glitch:0.5')"),
-    ("init_image", {"metavar": "PATH"}, "a photo to distort: the latent starts from its encoding"),
-    ("init_weight", {"type": float}, "how strongly the image stays near the init image (0 = free)"),
-    ("size", {"nargs": 2, "type": int, "metavar": ("W", "H")}, "image size in pixels, multiples of the VQGAN factor"),
-    ("steps", {"type": int}, "optimisation steps (the artist: 250-500 at ~300x300)"),
-    ("seed", {"type": int}, "random seed; same seed + settings + device = same image"),
-    ("cutn", {"type": int}, "cutouts per perceptor and step"),
-    ("cut_pow", {"type": float}, "classic cutouts: >1 favours small crops, <1 large ones"),
-    ("cutout_mode", {"choices": ["classic", "pooled"]}, "how cutouts are taken"),
-    ("augments", {"nargs": "*", "metavar": "NAME"}, "kornia augmentations of the cutouts (none: give the flag empty)"),
-    ("noise_fac", {"type": float}, "Gaussian noise strength on cutouts"),
-    ("lr", {"type": float}, "learning rate"),
-    ("optimizer", {}, "adam, adamw, adamax, adagrad, radam, nadam, rmsprop or sgd"),
-    ("plateau_patience", {"type": int}, "steps without improvement that make a plateau (0 = off)"),
-    ("plateau_min_delta", {"type": float}, "loss improvement that counts"),
-    ("lr_drop", {"type": float}, "learning-rate factor on the first plateau"),
-    ("auto_stop", {"action": argparse.BooleanOptionalAction}, "stop at the next plateau after the drop"),
-    ("preset", {}, "named VQGAN + perceptors (see --presets); 'tiny' runs offline with random weights"),
-    ("vqgan", {"metavar": "NAME|NAME:PATH|PATH"}, "VQGAN config (overrides the preset)"),
-    ("perceptors", {"nargs": "+", "metavar": "MODEL:PRETRAINED[@W]"}, "CLIP perceptors (override the preset)"),
-    ("device", {}, "auto, cpu, cuda, cuda:N or mps"),
-    ("precision", {"choices": ["auto", "fp32", "fp16", "bf16"]}, "autocast dtype on CUDA (CPU is always fp32)"),
-    ("compile", {"action": argparse.BooleanOptionalAction}, "torch.compile the decoder and image towers"),
-    ("save_every", {"type": int}, "also save a frame every N steps (0 = off)"),
-]
+from installation.commands._options import add_config_options, given_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from generator.config import GenerateConfig  # torch-free: building the parser stays cheap
+
     parser.add_argument("prompts", nargs="*", metavar="PROMPT", help='text prompts "text:weight:stop"; a negative '
                         'weight pushes away ("blurry:-0.5")')
     parser.add_argument("--out", type=Path, default=None, help="folder for the piece (default: generated/<time>)")
@@ -55,13 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CPU threads for torch (default: torch's choice; 1 for the tiny preset, whose small "
                              "tensors run slower on more threads)")
     parser.add_argument("--presets", action="store_true", help="list the presets and exit")
-    for name, kwargs, help_text in _OPTIONS:
-        flags = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
-        parser.add_argument(*flags, dest=name, default=None, help=help_text, **kwargs)
+    add_config_options(parser.add_argument_group("settings of the piece"), GenerateConfig)
 
 
 def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings dict: `--config` file, then the options the user gave."""
+    """The settings dict: `--config` file, then the prompts and options the user gave."""
+    from generator.config import GenerateConfig
     from generator.errors import GeneratorError
 
     settings: dict[str, Any] = {}
@@ -70,17 +43,13 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
             loaded = json.loads(args.config.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise GeneratorError(f"cannot read --config {args.config}: {exc}") from None
-        from generator.config import GenerateConfig
-
         fields = set(GenerateConfig.field_names())
         settings = {k: v for k, v in loaded.items() if k in fields}  # a settings.json also holds results
+    given = given_options(GenerateConfig, args)
+    given.pop("prompts", None)  # the positional prompts: none given keeps those of --config
     if args.prompts:
         settings["prompts"] = args.prompts
-    for name, _, _ in _OPTIONS:
-        value = getattr(args, name)
-        if value is not None:
-            settings[name] = value
-    return settings
+    return settings | given
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from installation.commands._common import add_studio_argument
 from installation.commands.studio import add_generator_overrides, generator_overrides
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from installation.job_settings import PRIORITY_MAX, PRIORITY_MIN
+
     add_studio_argument(parser)
     parser.add_argument("prompts", nargs="*", metavar="PROMPT",
                         help="'text:weight' prompts of one piece (default: the theme's prompts)")
     parser.add_argument("--theme", default=None, help="theme the piece belongs to (see themes.toml)")
     parser.add_argument("--count", type=int, default=1, help="queue N jobs (each gets its own seed)")
     parser.add_argument("--seed", type=int, default=None, help="seed (with --count, seeds seed, seed+1, ...)")
-    parser.add_argument("--priority", type=int, default=0, help="higher runs first")
+    parser.add_argument("--priority", type=int, default=0,
+                        help=f"higher runs first, {PRIORITY_MIN} to {PRIORITY_MAX} (default: 0)")
     parser.add_argument("--preset", default=None, help="generator preset of this job (default: the worker's)")
     add_generator_overrides(parser)
 
@@ -24,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from curation.studio import open_studio
     from installation.errors import CommandError
+    from installation.job_settings import check_job
 
     if args.count < 1:
         raise CommandError("--count must be at least 1")
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
                 raise CommandError("give a prompt ('a coral reef:1') or a --theme with prompts")
             prompts = [*theme.prompts, *theme.negative_prompts]
         prompt = " | ".join(p.strip() for p in prompts if p.strip())
-        _validate(prompt, settings)
+        settings = check_job(prompt, settings, priority=args.priority, studio=studio.root)  # as the web checks it
         ids = []
         for i in range(args.count):
             job_settings = dict(settings)
@@ -52,14 +55,3 @@ def run(args: argparse.Namespace) -> int:
           f"{f' (theme {args.theme})' if args.theme else ''}; {waiting} waiting in {studio.root}")
     return 0
 
-
-def _validate(prompt: str, settings: dict[str, Any]) -> None:
-    """Check the settings against the generator's config now, not when the worker gets to them."""
-    from generator.common.errors import DstrtdError
-    from installation.errors import CommandError
-    from installation.worker import make_config, parse_job_prompts
-
-    try:
-        make_config({"preset": "tiny", **settings, "prompts": list(parse_job_prompts(prompt))})
-    except (DstrtdError, ValueError, TypeError) as exc:
-        raise CommandError(f"invalid job settings: {exc}") from exc

@@ -13,15 +13,11 @@ GENERATOR_OVERRIDES = ("size", "steps", "cutn", "cut_pow", "lr", "optimizer")
 
 
 def add_generator_overrides(parser: argparse.ArgumentParser) -> None:
-    """Generator settings shared by `studio` and `queue` (names equal the `GenerateConfig` fields they set; written
-    out here because the config's module loads torch, which building the CLI must not)."""
-    g = parser.add_argument_group("generator settings")
-    g.add_argument("--size", type=int, nargs=2, metavar=("W", "H"), default=None, help="image size in pixels")
-    g.add_argument("--steps", type=int, default=None, help="optimisation steps per piece")
-    g.add_argument("--cutn", type=int, default=None, help="cutouts per step")
-    g.add_argument("--cut-pow", dest="cut_pow", type=float, default=None, help="cutout size power")
-    g.add_argument("--lr", type=float, default=None, help="learning rate")
-    g.add_argument("--optimizer", default=None, help="optimiser name (e.g. Adam)")
+    """Generator settings shared by `studio` and `queue`, derived from the `GenerateConfig` fields they set (their
+    defaults are the preset's, so `--help` shows the config's)."""
+    from generator.config import GenerateConfig
+
+    add_config_options(parser.add_argument_group("generator settings"), GenerateConfig, only=GENERATOR_OVERRIDES)
 
 
 def generator_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -8,7 +8,7 @@
 
 The scorer's run folder gets config.json (resolved settings), train.log, metrics.json, steps.csv,
 plots/curves.png, checkpoints/last.pt, and the scorers scorer/ (final) and best/ (best validation PLCC), both
-loadable with `curation.aesthetic.load_scorer(path)` or `--scorer path` wherever a scorer is asked for.
+loadable with `curation.scorer.checkpoint.load_scorer(path)` or `--scorer path` wherever a scorer is asked for.
 Nothing heavy is imported until a command runs.
 """
 

@@ -21,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "https://museum.example/dstrtd every link starts with /dstrtd, and requests are answered "
                              "with or without that prefix, so the proxy may strip it or pass it on (no --root-path "
                              "needed) (default: $DSTRTD_BASE_URL, else http://localhost:8000)")
+    parser.add_argument("--trusted-proxies", dest="trusted_proxies", nargs="+", default=[], metavar="ADDRESS",
+                        help="reverse proxies whose X-Forwarded-For header names the visitor, as addresses or "
+                             "networks (127.0.0.1, 10.0.0.0/8, ::1; commas allowed). Requests from anywhere else are "
+                             "taken as they come, header or not (default: none)")
     parser.add_argument("--token", default=None,
                         help="token for the control endpoints (default: $DSTRTD_WEB_TOKEN; without one they are "
                              "disabled). Prefer the variable: other users of the machine can read a command line")
@@ -33,7 +37,7 @@ def settings_from_args(args: argparse.Namespace):  # -> WebSettings, imported la
 
     studio = open_studio(args.studio, args.catalog)
     return WebSettings(studio=studio.root, base_url=base_url(args.base_url), token=token_from_env(args.token),
-                       catalog=studio.catalog_url)
+                       trusted_proxies=tuple(args.trusted_proxies), catalog=studio.catalog_url)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
              piece_url("<slug>", settings.base_url))
     if settings.root_path:
         log.info("links start with %s; the proxy may strip that prefix or pass it on", settings.root_path)
+    if settings.trusted_proxies:
+        log.info("X-Forwarded-For is believed from %s only", ", ".join(settings.trusted_proxies))
+    # why proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 by itself; the app
+    # decides, from --trusted-proxies only (installation.web.proxies)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", server_header=False,
-                log_config=None)
+                log_config=None, proxy_headers=False)
     return 0

@@ -64,11 +64,12 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{'':32} sha256 {result.sha256}")
         return 1 if bad else 0
     if args.action == "convert":
+        from generator.checkpoints import convert_trusted
         from generator.errors import GeneratorError
 
         if not args.trust:
             raise GeneratorError("convert unpickles the file without restrictions, which can run code in it; add "
                                  "--trust if you trust where it came from")
-        print(weights.convert_trusted(args.path))
+        print(convert_trusted(args.path))
         return 0
     return 2

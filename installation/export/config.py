@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
-from curation.public import BASE_URL_ENV, DEFAULT_BASE_URL
+from curation.public import BASE_URL_ENV, DEFAULT_BASE_URL, BaseUrlError, checked_base_url
 from generator.common.fields import setting
 from installation.export.errors import ExportError
 from installation.export.paper import NAMED_SIZES_MM, parse_size
@@ -22,6 +22,7 @@ PostFit = Literal["blur", "pad", "crop"]
 
 FORMATS: dict[str, tuple[int, int]] = {"4:5": (1080, 1350), "1:1": (1080, 1080)}  # Instagram's sizes, in px
 POSTER_WORKERS = 2  # why: two processes keep a 2-core machine busy without starving the rest
+THUMB_MAX = 1024  # contact-sheet thumbnails; why: a sheet is for looking over many pieces, not at one closely
 _BASE_URL = f"${BASE_URL_ENV}, else {DEFAULT_BASE_URL}"
 _PAPERS = ", ".join(name if name.startswith("A") else name.lower() for name in NAMED_SIZES_MM)
 
@@ -33,6 +34,13 @@ def _check_colour(value: str, what: str) -> None:
         ImageColor.getrgb(value)
     except ValueError:
         raise ExportError(f"{what} {value!r} is not a colour (try '#ffffff' or 'black')") from None
+
+
+def _check_base_url(value: str | None) -> None:
+    try:
+        checked_base_url(value)  # the QR codes' and captions' address: a visitor must be able to open it
+    except BaseUrlError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _check_choice(config: Any, name: str, kind: Any) -> None:
@@ -69,6 +77,10 @@ class PosterConfig:
     # why 150: below it the artwork's pixels show at arm's length
     min_dpi: float = setting(150.0, "warn when the artwork prints below this dpi")
     base_url: str | None = setting(None, "where the piece pages live", metavar="URL", show=_BASE_URL)
+    # why 160 Mpx: A0 at 300 dpi with bleed and crop marks is 146 Mpx, about 440 MB as RGB; the page and its enlarged
+    # artwork take about twice that in each worker process. A0 at 600 dpi (583 Mpx) would need some 3.5 GB a worker.
+    max_pixels: int = setting(160_000_000, "posters whose page would need more pixels are refused before anything is "
+                                           "drawn", metavar="N")
 
     def __post_init__(self) -> None:
         parse_size(self.size)
@@ -90,7 +102,10 @@ class PosterConfig:
             raise ExportError(f"png_level must be between 0 and 9, not {self.png_level}")
         if not (self.pdf or self.png):
             raise ExportError("nothing to write: enable the PDF, the PNG or both")
+        if self.max_pixels < 1:
+            raise ExportError(f"max_pixels must be at least 1, not {self.max_pixels}")
         _check_colour(self.background, "background")
+        _check_base_url(self.base_url)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,6 +131,7 @@ class SocialConfig:
         if not 50 <= self.quality <= 100:
             raise ExportError(f"quality must be between 50 and 100, not {self.quality}")
         _check_colour(self.background, "background")
+        _check_base_url(self.base_url)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -130,9 +146,11 @@ class ContactSheetConfig:
     """How a contact sheet is laid out (`dstrtd export contact-sheet`)."""
 
     columns: int = setting(6, "thumbnails per row")
-    thumb: int = setting(240, "thumbnail size in px")
+    thumb: int = setting(240, f"thumbnail size in px, 16-{THUMB_MAX}")
     title: str = setting("", "the sheet's heading", show="DSTRTD, the number of pieces and the time")
 
     def __post_init__(self) -> None:
-        if self.thumb < 16:
-            raise ExportError(f"thumb must be at least 16 px, not {self.thumb}")
+        if not 16 <= self.thumb <= THUMB_MAX:
+            raise ExportError(f"thumb must be between 16 and {THUMB_MAX} px, not {self.thumb}")
+        if self.columns < 1:
+            raise ExportError(f"columns must be at least 1, not {self.columns}")

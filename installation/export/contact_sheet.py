@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 STATUS_COLOURS = {"generated": (150, 150, 150), "accepted": (70, 160, 90), "rejected": (200, 70, 60),
                   "featured": (200, 140, 20)}
 MAX_PIECES = 1000  # why: beyond this the sheet passes 100 megapixels; review in several sheets
+MAX_SHEET_PIXELS = 120_000_000  # why: 1000 default thumbnails (240 px) are about 90 Mpx; 120 Mpx is 360 MB as RGB
 
 
 def _score_text(piece: Piece, max_scores: int = 3) -> str:
@@ -47,6 +48,10 @@ def render_contact_sheet(catalog: Catalog, pieces: Sequence[Piece],
     header = round(line * 3.2)
     width = 2 * pad + columns * cell_w + (columns - 1) * gap
     height = 2 * pad + header + rows * cell_h + (rows - 1) * gap
+    if width * height > MAX_SHEET_PIXELS:  # refused before the sheet is allocated
+        raise ExportError(f"{len(pieces)} pieces at {thumb} px in {columns} columns make a {width}x{height} px sheet "
+                          f"({width * height / 1e6:,.0f} Mpx), over the limit of {MAX_SHEET_PIXELS / 1e6:,.0f} Mpx; "
+                          "use --limit, a smaller --thumb or other --columns")
     sheet = Image.new("RGB", (width, height), (246, 246, 244))
     draw = ImageDraw.Draw(sheet)
     themes = {t.name: t for t in catalog.list_themes()}

@@ -9,6 +9,7 @@ import functools
 from PIL import ImageDraw, ImageFont
 
 from installation.gallery.fonts import FontChoice, choose_font
+from installation.gallery.overlay import fit_prefix, split_word
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
@@ -46,7 +47,11 @@ def text_width(draw: ImageDraw.ImageDraw, text: str, font: Font) -> float:
 
 
 def wrap(draw: ImageDraw.ImageDraw, text: str, font: Font, max_width: float) -> list[str]:
-    """Greedy word wrap of `text` (paragraphs kept) into lines at most `max_width` px wide; long words are cut."""
+    """Greedy word wrap of `text` (paragraphs kept) into lines at most `max_width` px wide; long words are cut (in
+    work linear in their length: `split_word`)."""
+    def measure(s: str) -> float:
+        return draw.textlength(s, font=font)
+
     lines: list[str] = []
     for paragraph in text.split("\n"):
         words = paragraph.split()
@@ -56,26 +61,22 @@ def wrap(draw: ImageDraw.ImageDraw, text: str, font: Font, max_width: float) -> 
         line = ""
         for word in words:
             candidate = f"{line} {word}".strip()
-            if draw.textlength(candidate, font=font) <= max_width:
+            if measure(candidate) <= max_width:
                 line = candidate
                 continue
             if line:
                 lines.append(line)
-            while draw.textlength(word, font=font) > max_width and len(word) > 1:
-                cut = len(word) - 1
-                while cut > 1 and draw.textlength(word[:cut], font=font) > max_width:
-                    cut -= 1
-                lines.append(word[:cut])
-                word = word[cut:]
+            if measure(word) > max_width and len(word) > 1:
+                *parts, word = split_word(word, max_width, measure)
+                lines += parts
             line = word
         lines.append(line)
     return lines
 
 
 def ellipsize(draw: ImageDraw.ImageDraw, text: str, font: Font, max_width: float) -> str:
-    """`text` cut with an ellipsis to fit `max_width` px."""
+    """`text` cut with an ellipsis to fit `max_width` px (the longest prefix that fits, found by bisection)."""
     if draw.textlength(text, font=font) <= max_width:
         return text
-    while text and draw.textlength(text + "…", font=font) > max_width:
-        text = text[:-1]
-    return text.rstrip() + "…"
+    keep = fit_prefix(text, max_width, lambda s: draw.textlength(s + "…", font=font))
+    return text[:keep].rstrip() + "…"

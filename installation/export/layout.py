@@ -129,6 +129,24 @@ def _sheet(config: PosterConfig, art_size: tuple[int, int]) -> _Sheet:
                   mark_offset=mark_offset, mark_length=mark_length)
 
 
+def page_pixels(config: PosterConfig) -> int:
+    """How many pixels one page of `config` holds (trim, bleed and the room for crop marks; either orientation)."""
+    w, h = _sheet(config, (1, 1)).page
+    return w * h
+
+
+def check_page_pixels(config: PosterConfig) -> None:
+    """`ExportError` naming the largest dpi that fits when a page of `config` would need more than `max_pixels`:
+    refused before anything is allocated (a 5 m poster at 1200 dpi would be 56 gigapixels)."""
+    pixels = page_pixels(config)
+    if pixels <= config.max_pixels:
+        return
+    fits = int(config.dpi * math.sqrt(config.max_pixels / pixels))
+    raise ExportError(f"{config.size} at {config.dpi} dpi makes a page of {pixels / 1e6:,.0f} Mpx, over the limit of "
+                      f"{config.max_pixels / 1e6:,.0f} Mpx (--max-pixels); use --dpi {fits} or less, or a smaller "
+                      "--size")
+
+
 def _title_height(sheet: _Sheet, lines: int) -> int:
     return round(mm_to_px(TITLE_MM, sheet.dpi) * LINE_SPACING * lines)
 
@@ -211,6 +229,7 @@ def poster_geometry(config: PosterConfig, art_size: tuple[int, int], url: str,
     sw, sh = art_size
     if sw <= 0 or sh <= 0:
         raise ExportError(f"artwork has no pixels ({sw}x{sh})")
+    check_page_pixels(config)
     sheet = _sheet(config, art_size)
     light = _is_light(config.background)
     module, modules = qr_module_px(url, config, sheet.short_mm)

@@ -24,7 +24,7 @@ from typing import Any
 
 from PIL import Image, ImageColor, ImageDraw, PdfParser
 
-from curation.catalog import Catalog, Piece, now_iso
+from curation.catalog import PUBLIC_STATUSES, Catalog, Piece, now_iso
 from curation.public import public_view
 from generator.common.files import atomic_path, write_json_atomic
 from generator.common.images import to_rgb
@@ -32,7 +32,7 @@ from installation.export.config import POSTER_WORKERS, PosterConfig
 from installation.export.errors import ExportError
 from installation.export.files import write_png
 from installation.export.fonts import ellipsize, get_font
-from installation.export.layout import LINE_SPACING, TITLE_MM, PosterGeometry, poster_geometry
+from installation.export.layout import LINE_SPACING, TITLE_MM, PosterGeometry, check_page_pixels, poster_geometry
 from installation.export.paper import mm_to_px, parse_size, px_to_mm
 from installation.export.pieces import open_artwork, relative_to_studio
 from installation.export.upscale import LanczosUpscaler, Upscaler, get_upscaler
@@ -257,15 +257,31 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork")
 
 
+def check_posters(pieces: Sequence[Piece], config: PosterConfig, *, allow_private: bool = False) -> None:
+    """`ExportError` before anything is drawn: a page over `config.max_pixels`, or (unless `allow_private`) pieces
+    that are not public, named: their posters' QR codes would lead to a page that answers "not found"."""
+    check_page_pixels(config)
+    private = [] if allow_private else [p for p in pieces if p.status not in PUBLIC_STATUSES]
+    if private:
+        named = ", ".join(f"{p.slug} ({p.status})" for p in private[:10])
+        more = f" and {len(private) - 10} more" if len(private) > 10 else ""
+        raise ExportError(f"not public, so their posters' QR codes would lead nowhere: {named}{more}; accept them "
+                          "first (`dstrtd catalog accept SLUG` or the review page), or pass --allow-private to print "
+                          "them anyway (proofs)")
+
+
 def export_posters(catalog: Catalog, pieces: Sequence[Piece], out_dir: str | os.PathLike[str],
                    config: PosterConfig = PosterConfig(), *, workers: int = POSTER_WORKERS,
                    upscaler: Upscaler | None = None, on_progress: ProgressCallback | None = None,
-                   record: bool = True) -> list[PosterResult]:
+                   record: bool = True, allow_private: bool = False) -> list[PosterResult]:
     """Export a poster per piece into `out_dir`; a failure on one piece is logged and the batch goes on.
 
-    Rendering runs on `workers` processes (1: in this process); this process alone writes to the catalog, one
-    `add_export(piece_id, "poster", ...)` per poster written. `on_progress(done, total, result)` after each.
+    Refused before anything is drawn (`ExportError`): pieces that are not public unless `allow_private` (their QR
+    codes would 404), and a page over `config.max_pixels`. Rendering runs on `workers` processes (1: in this
+    process); this process alone writes to the catalog, one `add_export(piece_id, "poster", ...)` per poster written.
+    `on_progress(done, total, result)` after each.
     """
+    check_posters(pieces, config, allow_private=allow_private)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     upscaler = upscaler or get_upscaler(config.upscaler)
@@ -329,6 +345,7 @@ __all__ = [
     "PosterJob",
     "PosterResult",
     "RenderedPoster",
+    "check_posters",
     "export_posters",
     "poster_paths",
     "render_poster",

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageOps
 
 from curation.catalog import Catalog, Piece, Theme, now_iso
+from curation.photos import Photo, piece_photo
 from curation.public import piece_prompts, public_view
 from generator.common.errors import UnreadableImage
 from generator.common.files import write_bytes_atomic, write_json_atomic, write_text_atomic
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 OPENING = "This image was created by Artificial Intelligence."
 QUESTION_TEMPLATE = ("Have you ever wondered how computers see the world? "
                      "This is what {thing} looks like for a computer.")
+# an imported photograph (curation.photos): said so, its photographer credited, set against the computer's pictures
+PHOTO_QUESTION_TEMPLATE = ("Have you ever wondered how computers see the world? Before a computer distorts it, this is "
+                           "what {thing} looks like through a camera.")
 SERIES_LINE = ("This image is part of DSTRTD, a series of computer-generated snapshots of nature meant to question how "
                "our generations' perception of the natural world is shaped by our dependence on digital media.")
 CLOSING = "Is your perception DSTRTD (distorted)?"
@@ -42,6 +46,9 @@ CAPTION_MAX_CHARS = 2200  # Instagram's caption limit
 MAX_HASHTAGS = 5  # Instagram's hashtag limit per post
 MAX_JPEG_BYTES = 8 * 1024 * 1024  # Instagram's upload limit for a photo
 _HASHTAG_RE = re.compile(r"(?<![\w&])#\w+")
+# a theme's tags that say the computer made the picture: left off a photograph's post
+AI_HASHTAGS = frozenset({"#ai", "#aiart", "#aiartwork", "#aiartcommunity", "#aigenerated", "#aiartist",
+                         "#generativeart", "#vqgan", "#vqganclip", "#clip"})
 
 
 # -- text ----------------------------------------------------------------------------------------------------------
@@ -73,9 +80,13 @@ def normalize_hashtags(theme: Theme) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-def build_caption(theme: Theme, *, url: str | None = None) -> str:
-    """The artist's caption for a piece of `theme` (validated against Instagram's limits)."""
-    paragraphs = [OPENING, QUESTION_TEMPLATE.format(thing=theme_phrase(theme))]
+def build_caption(theme: Theme, *, url: str | None = None, photo: Photo | None = None) -> str:
+    """The artist's caption for a piece of `theme` (validated against Instagram's limits); for a `photo`, what it is
+    and who took it instead of the AI's lines."""
+    if photo is not None:
+        paragraphs = [f"{photo.byline}.", PHOTO_QUESTION_TEMPLATE.format(thing=theme_phrase(theme))]
+    else:
+        paragraphs = [OPENING, QUESTION_TEMPLATE.format(thing=theme_phrase(theme))]
     if theme.facts.strip():
         paragraphs.append(" ".join(theme.facts.split()))
     else:
@@ -84,6 +95,8 @@ def build_caption(theme: Theme, *, url: str | None = None) -> str:
     if url:
         paragraphs.append(url)
     tags = normalize_hashtags(theme)
+    if photo is not None:
+        tags = [t for t in tags if t.lower() not in AI_HASHTAGS]
     if tags:
         paragraphs.append(" ".join(tags))
     caption = "\n\n".join(paragraphs)
@@ -142,14 +155,19 @@ def _and_list(items: Sequence[str]) -> str:
 
 def build_alt_text(piece: Piece, theme: Theme | None, settings: dict[str, Any], image: Image.Image | None = None,
                    max_chars: int = 600) -> str:
-    """Alt text: what the image is (computer-generated, of what, from which words) and its main colours."""
+    """Alt text: what the image is (computer-generated, of what, from which words; or a photograph and by whom) and
+    its main colours."""
     thing = theme_phrase(theme) if theme else "a natural scene"
-    prompts = prompt_texts(piece, settings)
-    parts = [f"A computer-generated image of {thing}, made by artificial intelligence (VQGAN+CLIP)"]
-    if prompts:
-        quoted = " and ".join(f"“{p}”" for p in prompts[:3])
-        parts[0] += f" from the words {quoted}"
-    parts[0] += "."
+    photo = piece_photo(settings)
+    if photo is not None:
+        parts = [f"A photograph of {thing}" + (f" by {photo.credit}" if photo.credit else "") + "."]
+    else:
+        prompts = prompt_texts(piece, settings)
+        parts = [f"A computer-generated image of {thing}, made by artificial intelligence (VQGAN+CLIP)"]
+        if prompts:
+            quoted = " and ".join(f"“{p}”" for p in prompts[:3])
+            parts[0] += f" from the words {quoted}"
+        parts[0] += "."
     if image is not None:
         colours = dominant_colours(image)
         if colours:
@@ -291,14 +309,16 @@ def export_social_post(catalog: Catalog, piece: Piece, out_dir: Path, config: So
         raise CaptionError(f"piece {piece.slug} has no theme (or its theme is not in the catalog); the caption "
                            "takes the theme's facts and hashtags: add the theme to themes.toml")
     view = public_view(piece, theme, config.base_url)
-    caption = build_caption(theme, url=view.url if config.link else None)
+    caption = build_caption(theme, url=view.url if config.link else None, photo=view.photo)
     settings = read_settings(catalog, piece)
     artwork = open_artwork(catalog.abspath(piece.file))
     alt = build_alt_text(piece, theme, settings, artwork)
     folder = out_dir / piece.slug
     images = {"image.jpg": encode_jpeg(render_post_image(artwork, config.size, config.fit, config.background),
                                        config.quality)}
-    if config.carousel:
+    if config.carousel and view.photo is not None:
+        log.info("social post %s: a photograph, so no 'how a computer sees it' slide", piece.slug)
+    elif config.carousel:
         slide = render_how_slide(piece, settings, config.size, loss_png=piece_file(catalog, piece, "loss.png"),
                                  loss_trace=read_loss_trace(piece_file(catalog, piece, "loss.csv")),
                                  thing=theme_phrase(theme))
@@ -311,6 +331,7 @@ def export_social_post(catalog: Catalog, piece: Piece, out_dir: Path, config: So
         "piece_id": piece.id, "slug": piece.slug, "title": view.title, "theme": theme.name,
         # why not in the caption: seed 004's caption has no reflection line; this is for the artist posting by hand
         "reflection": view.reflection, "url": view.url, "format": config.format,
+        "photo": {"credit": view.photo.credit, "licence": view.photo.licence} if view.photo else None,
         "size": list(config.size), "images": list(images),
         "caption": caption, "caption_chars": len(caption), "hashtags": _HASHTAG_RE.findall(caption), "alt": alt,
         "config": config.to_dict(), "created": now_iso(),

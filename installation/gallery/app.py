@@ -32,6 +32,30 @@ HOLD_FPS = 10  # loop rate while nothing moves; why: keys answer within 0.1 s an
 REDRAW_EVERY = 2.0  # seconds; why: some screens lose the picture on a power cycle without telling the window
 MAX_DT = 0.25  # seconds; why: after a stall (swap, suspend) the show resumes smoothly instead of jumping
 MAX_LOOP_ERRORS = 100  # consecutive failing frames before the loop gives up and the process exits
+HEADLESS_DRIVERS = ("offscreen", "dummy")  # SDL drivers that draw into memory: no one sees them
+NOTHING_TO_SHOW_LOG_S = 600.0  # why: a technician reading the journal finds the line within ten minutes, and a
+#                                gallery closed for weeks writes 144 lines a day, not thousands
+NOTHING_TO_SHOW = ("Nothing to show yet", "No piece is accepted or featured in the catalog. Accept pieces on the "
+                   "review page or with dstrtd catalog accept; they appear here within seconds.")
+
+
+def _headless_without_asking(driver: str) -> bool:
+    """Whether SDL fell back to a driver that draws into memory although nobody asked for one: with no X or Wayland
+    display to reach, SDL quietly picks "offscreen" and the show "runs" where no one can see it."""
+    asked = [d.strip().lower() for d in os.environ.get("SDL_VIDEODRIVER", "").split(",") if d.strip()]
+    return driver.lower() in HEADLESS_DRIVERS and driver.lower() not in asked
+
+
+def _no_display_message(driver: str) -> str:
+    display, wayland = os.environ.get("DISPLAY"), os.environ.get("WAYLAND_DISPLAY")
+    if display or wayland:
+        where = f"DISPLAY={display}" if display else f"WAYLAND_DISPLAY={wayland}"
+        why = f"{where} cannot be opened (no X/Wayland server there, or no permission)"
+    else:
+        why = "DISPLAY and WAYLAND_DISPLAY are unset"
+    return (f"no display: {why}, and SDL fell back to its {driver!r} driver, which no one can see; run the gallery "
+            "in the screen's session (e.g. DISPLAY=:0 as the logged-in user), or set SDL_VIDEODRIVER=dummy for a "
+            "headless test run")
 
 
 def open_display(config: GalleryConfig) -> tuple[pygame.Surface, tuple[int, int]]:
@@ -47,6 +71,10 @@ def open_display(config: GalleryConfig) -> tuple[pygame.Surface, tuple[int, int]
     except pygame.error as exc:
         raise GalleryError(f"no display available ({exc}); check DISPLAY / the console, or set "
                            "SDL_VIDEODRIVER=dummy for a headless run") from None
+    driver = pygame.display.get_driver()
+    if _headless_without_asking(driver):
+        pygame.display.quit()
+        raise GalleryError(_no_display_message(driver))
     pygame.font.init()
     desktops = pygame.display.get_desktop_sizes()
     if config.display >= len(desktops):
@@ -101,6 +129,8 @@ class GalleryApp:
         self._dirty = True
         self._saved_key: tuple | None = None
         self._closed_logged: bool | None = None
+        self._catalog_read = False  # the watcher's first look is in: an empty set of pieces is now news
+        self._nothing_since: datetime | None = None  # when "nothing to show" was last logged (None: something is)
         self._loop_errors = 0
         self.last_frame: Frame | None = None
         self.started = False
@@ -192,6 +222,7 @@ class GalleryApp:
         self.slideshow.set_ready(self.renderer.ids())
         frame = self.slideshow.tick(dt, self._now())
         self._log_schedule(frame)
+        self._log_nothing_to_show(frame)
         self._request_decodes(frame)
         self._draw(frame)
         self._save_state()
@@ -252,6 +283,7 @@ class GalleryApp:
         self._check_screen()
 
     def _set_pieces(self, update: Update) -> None:
+        self._catalog_read = True
         before = set(self.slideshow.pieces)
         self.slideshow.set_pieces(update.pieces)
         self._dirty = True  # why: an edited title or reflection of the piece on screen shows now, not at REDRAW_EVERY
@@ -310,19 +342,43 @@ class GalleryApp:
         self._wanted = set(frame.wanted)
 
     def _draw(self, frame: Frame) -> None:
+        message = self.nothing_to_show and not frame.blank
         key = (frame.current, frame.incoming, frame.alpha, frame.current_view, frame.incoming_view,
-               frame.overlays, frame.blank, self.renderer.version)
+               frame.overlays, frame.blank, self.renderer.version, message)
         now = time.monotonic()
         if key == self._drawn_key and not frame.moving and not self._dirty and now - self._drawn_at < REDRAW_EVERY:
             return
         try:
-            self.renderer.draw(frame, self.slideshow.pieces)
+            if message:
+                self.renderer.draw_message(*NOTHING_TO_SHOW)
+            else:
+                self.renderer.draw(frame, self.slideshow.pieces)
         except pygame.error as exc:  # e.g. a title the font cannot render: show the pieces without overlays
             log.warning("drawing failed (%s); showing this frame without overlays", exc)
             self.renderer.draw(dataclasses.replace(frame, overlays=frozenset()), self.slideshow.pieces)
         pygame.display.flip()
         self.draws += 1
         self._drawn_key, self._drawn_at, self._dirty = key, now, False
+
+    @property
+    def nothing_to_show(self) -> bool:
+        """The catalog was read and holds no piece to show (none accepted or featured, or none whose file is there)."""
+        return self._catalog_read and not self.slideshow.pieces
+
+    def _log_nothing_to_show(self, frame: Frame) -> None:
+        """A warning when there is nothing to show, again every NOTHING_TO_SHOW_LOG_S while it lasts (a black screen
+        in an open gallery must be found in the journal); a line when pieces are back."""
+        if not self.nothing_to_show or frame.blank:
+            if self._nothing_since is not None and self.slideshow.pieces:
+                log.info("pieces to show again: %d", len(self.slideshow.pieces))
+                self._nothing_since = None
+            return
+        now = self._now()
+        if self._nothing_since is None or (now - self._nothing_since).total_seconds() >= NOTHING_TO_SHOW_LOG_S:
+            log.warning("nothing to show: no piece of %s is accepted or featured (or none has its image); accept "
+                        "some with `dstrtd catalog accept SLUG`, `dstrtd curate` or the review page (this line "
+                        "repeats every %.0f minutes while it lasts)", self.studio.root, NOTHING_TO_SHOW_LOG_S / 60)
+            self._nothing_since = now
 
     def _log_schedule(self, frame: Frame) -> None:
         if frame.blank == self._closed_logged:

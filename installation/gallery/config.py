@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Literal, get_args
 
-from curation.public import BASE_URL_ENV, DEFAULT_BASE_URL
+from curation.public import BASE_URL_ENV, DEFAULT_BASE_URL, BaseUrlError, checked_base_url
 from generator.common.fields import setting
 from installation.errors import InstallationError
 
@@ -132,6 +132,10 @@ class GalleryConfig:
         for ok, message in checks:
             if not ok:
                 raise GalleryError(f"{message}, got {self._value_in(message)}")
+        try:
+            checked_base_url(self.base_url)  # the QR codes' address: a visitor must be able to open it
+        except BaseUrlError as exc:
+            raise GalleryError(str(exc)) from None
         if self.hours is not None:
             from installation.gallery.schedule import Schedule
 

@@ -23,6 +23,7 @@ class PieceInfo:
     sha256: str  # a changed file is a new image: decode again, forgive an earlier failure
     title: str = ""
     reflection: str = ""  # the piece's own reflection, else its theme's
+    credit: str = ""  # an imported photograph's byline ("Photograph by ..."), shown with its title; "" for AI pieces
     featured: bool = False
     score: float | None = None  # the configured curator's latest score
     group: str = ""  # cluster label of the latest clustering run, else the theme: what `clusters` rotates over

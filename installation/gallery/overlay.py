@@ -21,7 +21,7 @@ above 7:1 (AAA) even over a white piece.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from installation.qr import QUIET_ZONE
@@ -63,16 +63,39 @@ def qr_size(symbol_modules: int, screen_px: tuple[int, int], *, screen_inches: f
                   scan_distance=module_px * symbol_modules / per_m * SCAN_RATIO, capped=capped)
 
 
-def _split_long(word: str, width: int, measure: Callable[[str], int]) -> list[str]:
-    """A word wider than `width` cut into pieces that fit (at least one character each); the only word cutting."""
-    parts = []
+def fit_prefix(word: str, width: float, measure: Callable[[str], float]) -> int:
+    """How many leading characters of `word` fit in `width` (at least one). Galloping, then bisection: the measured
+    prefixes are at most twice as long as the answer, so cutting a word into lines costs work linear in its length
+    (trying every shorter prefix made a 5,000-character title cost minutes a frame)."""
+    n = len(word)
+    good, probe = 1, 2
+    while probe <= n and measure(word[:probe]) <= width:
+        good, probe = probe, probe * 2
+    bad = min(probe, n + 1)  # the shortest length known not to fit (n + 1: the whole word may)
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        if measure(word[:mid]) <= width:
+            good = mid
+        else:
+            bad = mid
+    return good
+
+
+def split_word(word: str, width: float, measure: Callable[[str], float]) -> Iterator[str]:
+    """A word wider than `width` cut into pieces that fit (at least one character each), lazily: a caller that
+    needs two lines never pays for the rest of a long word. The only word cutting."""
     while word:
-        cut = len(word)
-        while cut > 1 and measure(word[:cut]) > width:
-            cut -= 1
-        parts.append(word[:cut])
+        cut = fit_prefix(word, width, measure)
+        yield word[:cut]
         word = word[cut:]
-    return parts
+
+
+def _tokens(text: str, width: int, measure: Callable[[str], int]) -> Iterator[str]:
+    for word in text.split():
+        if measure(word) <= width:
+            yield word
+        else:
+            yield from split_word(word, width, measure)
 
 
 def _ellipsize(line: str, width: int, measure: Callable[[str], int], cut_words: bool) -> str | None:
@@ -88,6 +111,7 @@ def _ellipsize(line: str, width: int, measure: Callable[[str], int], cut_words: 
     if not cut_words:
         return None
     text = line.split(" ")[0]
+    text = text[:fit_prefix(text + ELLIPSIS, width, measure)]
     while len(text) > 1 and measure(text.rstrip(TRAILING) + ELLIPSIS) > width:
         text = text[:-1]
     return text.rstrip(TRAILING) + ELLIPSIS
@@ -98,17 +122,18 @@ def wrap(text: str, width: int, measure: Callable[[str], int], max_lines: int) -
 
     Words are never split, except a single word wider than a line. Text left over after `max_lines` ends the last
     line with an ellipsis, for which whole words are dropped (or the whole last line, ending the one before it).
+    Words are taken as the lines need them, so the work grows with the text shown, linearly.
     """
-    words: list[str] = []
-    for word in text.split():
-        words += _split_long(word, width, measure) if measure(word) > width else [word]
+    tokens = _tokens(text, width, measure)
+    pending = next(tokens, None)
     lines: list[str] = []
-    while words and len(lines) < max_lines:
-        line = words.pop(0)
-        while words and measure(f"{line} {words[0]}") <= width:
-            line += " " + words.pop(0)
+    while pending is not None and len(lines) < max_lines:
+        line, pending = pending, next(tokens, None)
+        while pending is not None and measure(f"{line} {pending}") <= width:
+            line += " " + pending
+            pending = next(tokens, None)
         lines.append(line)
-    while words and lines:
+    while pending is not None and lines:
         last = _ellipsize(lines[-1], width, measure, cut_words=len(lines) == 1)
         if last is not None:
             lines[-1] = last

@@ -170,6 +170,22 @@ class Renderer:
                 alpha = round((frame.alpha if current is None else max(0.0, 2.0 * frame.alpha - 1.0)) * 255)
                 self._draw_overlays(pieces[frame.incoming], frame.overlays, alpha)
 
+    def draw_message(self, title: str, text: str) -> None:
+        """A notice in the middle of an otherwise empty screen (the same panel as the overlays), e.g. when there is
+        nothing to show: a technician passing by must not mistake it for a dead screen."""
+        self.screen.fill(self.config.background)
+        key = ("message", title, text)
+        if key not in self._overlays:
+            lay = self.layout
+            inner = max(1, min(lay.measure, self.size[0] - 2 * self.margin) - 2 * lay.pad_x)
+            bold, body = self._font(lay.title_px, bold=True), self._font(lay.body_px)
+            blocks = [(bold, wrap(title, inner, lambda s: bold.size(s)[0], TITLE_LINES), lay.title_advance),
+                      (body, wrap(text, inner, lambda s: body.size(s)[0], BODY_LINES), lay.body_advance)]
+            self._overlays[key] = _panel([b for b in blocks if b[1]], lay)
+        panel = self._overlays[key]
+        if panel is not None:
+            self.screen.blit(panel, panel.get_rect(center=(self.size[0] // 2, self.size[1] // 2)))
+
     def _blit(self, surface: pygame.Surface, view: View, alpha: int, layer: int) -> None:
         if alpha <= 0:
             return
@@ -252,7 +268,7 @@ class Renderer:
 
     def _overlay(self, piece: PieceInfo, kind: str, qr_rect: pygame.Rect | None = None) -> pygame.Surface | None:
         # why the words are in the key: a title or reflection edited in the catalog redraws the panel at once
-        key = (piece.id, kind) if kind == "qr" else (piece.id, kind, piece.title, piece.reflection)
+        key = (piece.id, kind) if kind == "qr" else (piece.id, kind, piece.title, piece.reflection, piece.credit)
         if key not in self._overlays:
             self._overlays[key] = self._make_qr(piece) if kind == "qr" else self._make_text(piece, kind, qr_rect)
         return self._overlays[key]
@@ -283,6 +299,10 @@ class Renderer:
             font = self._font(lay.title_px, bold=True)
             blocks.append((font, balanced_wrap(piece.title, inner, lambda s: font.size(s)[0], TITLE_LINES),
                            lay.title_advance))
+        if "title" in kind and piece.credit:  # a photograph: whose, right under its name
+            credit_font = self._font(lay.body_px)
+            blocks.append((credit_font, wrap(piece.credit, inner, lambda s: credit_font.size(s)[0], 1),
+                           lay.body_advance))
         if "reflection" in kind and piece.reflection:
             font = self._font(lay.body_px)
             blocks.append((font, wrap(piece.reflection, inner, lambda s: font.size(s)[0], BODY_LINES),

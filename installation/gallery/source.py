@@ -20,7 +20,8 @@ from pathlib import Path
 
 from curation.catalog import PUBLIC_STATUSES, Catalog, CatalogError, CatalogUnavailable
 from curation.catalog.database import redact
-from curation.public import piece_reflection, piece_title
+from curation.photos import piece_photo
+from curation.public import clipped, piece_reflection, piece_title
 from installation.gallery.order import PieceInfo
 
 log = logging.getLogger(__name__)
@@ -28,12 +29,17 @@ log = logging.getLogger(__name__)
 COMMAND_TARGET = "display"
 COMMANDS = ("next", "previous", "pause", "resume", "reload")
 DB_TIMEOUT = 2.0  # seconds a poll waits for the studio's write lock; why: on the watcher thread, so no stutter
+# Every text the display reads is cut (with an ellipsis) to these lengths before it is wrapped or drawn; why: theme
+# titles and reflections have no length limit, and the panel shows at most two title lines and four body lines
+# (about 60 characters each), so anything past these never shows and must cost nothing.
+TITLE_CHARS = 160
+REFLECTION_CHARS = 600
 
 
-def _printable(text: str) -> str:
-    """`text` without control characters but line breaks: a NUL stops pygame's font renderer, so one slipped into
-    the catalog (an old version, an edit by hand) must not stop the display."""
-    return "".join(c for c in text if c == "\n" or unicodedata.category(c) != "Cc")
+def _printable(text: str, limit: int) -> str:
+    """`text` without control characters but line breaks (a NUL stops pygame's font renderer, so one slipped into
+    the catalog by an old version or an edit by hand must not stop the display), cut to `limit` characters."""
+    return clipped("".join(c for c in text if c == "\n" or unicodedata.category(c) != "Cc"), limit)
 
 
 def read_pieces(catalog: Catalog, score_curator: str = "aesthetic") -> list[PieceInfo]:
@@ -52,10 +58,12 @@ def read_pieces(catalog: Catalog, score_curator: str = "aesthetic") -> list[Piec
             continue
         theme = themes.get(piece.theme or "")
         group = f"cluster {clusters[piece.id]}" if piece.id in clusters else f"theme {piece.theme or '-'}"
+        photo = piece_photo(piece.settings)
         out.append(PieceInfo(
             id=piece.id, slug=piece.slug, path=str(path), sha256=piece.sha256,
-            title=_printable(piece_title(piece, theme)),
-            reflection=_printable(piece_reflection(piece, theme)),
+            title=_printable(piece_title(piece, theme), TITLE_CHARS),
+            reflection=_printable(piece_reflection(piece, theme), REFLECTION_CHARS),
+            credit=_printable(photo.byline, TITLE_CHARS) if photo is not None else "",
             featured=piece.status == "featured", score=piece.scores.get(score_curator), group=group,
         ))
     return out

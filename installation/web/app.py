@@ -16,11 +16,10 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AnyStr
+from typing import Any, AnyStr
 from urllib.parse import quote, unquote
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -30,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from curation import public
 from curation.catalog import CatalogError
 from installation.web.deps import CatalogSource
+from installation.web.proxies import ForwardedFor
 from installation.web.render import error_page
 from installation.web.routers import control, media, pages, pieces, review, review_studio, themes
 from installation.web.settings import WebSettings, WebSettingsError
@@ -188,9 +188,22 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
                         headers=exc.headers)
 
 
+def _json_safe(value: Any) -> Any:
+    """`value` with every string encodable as UTF-8 (a lone surrogate from a JSON body written as its escape)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     if _is_api(request):
-        return await request_validation_exception_handler(request, exc)
+        # why not FastAPI's own answer: it echoes the input, and an input JSON cannot hold (1e999 read as inf, a lone
+        # surrogate) made the answer itself fail with a 500; where and what is enough to fix a request
+        errors = [{"type": e.get("type"), "loc": _json_safe(list(e.get("loc", ()))), "msg": _json_safe(e.get("msg"))}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": errors}, 422)
     return HTMLResponse(error_page(400, "Part of this address is malformed.", root=_root(request)), 400)
 
 
@@ -236,6 +249,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(SubPath, prefix=settings.root_path)
+    app.add_middleware(ForwardedFor, proxies=settings.proxies)  # outermost: every part sees the visitor's address
     # a piece's page and files live under the prefix its QR codes encode, read now from its one home; review: the
     # artist's pages, which send their own Content-Security-Policy (forms post to the site itself)
     routers = [(pages.piece_router, public.PIECE_ROUTE), (media.piece_router, public.PIECE_ROUTE),

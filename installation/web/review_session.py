@@ -1,9 +1,11 @@
-"""The review pages' sessions: signed cookies, the CSRF field of every form, and the login throttle.
+"""The review pages' sessions: signed cookies recorded on the server, the CSRF field of every form, the login throttle.
 
 `/review/login` takes the control token (`WebSettings.token`) once and sets a session cookie holding
-`<expires>.<nonce>.<name>.<hmac>`, signed with a key derived from the token (the token itself never leaves the
-server again; a new token ends every session). Each form carries a CSRF field, an HMAC of the session value; a POST
-without it is refused. Refusals are `ReviewRefused`, which the review routes answer with a short page.
+`<expires>.<id>.<name>.<hmac>`, signed with a key derived from the token (the token itself never leaves the
+server again; a new token ends every session). The session's id is also recorded in the studio
+(`installation.web.session_store`): a cookie counts only while its id is there, so logging out ends the session for
+every copy of the cookie, and a restart of the web ends none. Each form carries a CSRF field, an HMAC of the session
+value; a POST without it is refused. Refusals are `ReviewRefused`, which the review routes answer with a short page.
 """
 
 from __future__ import annotations
@@ -17,19 +19,23 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 
+from generator.common.errors import LockTimeout
 from installation.errors import InstallationError
 from installation.web.deps import SettingsDep
+from installation.web.session_store import SESSIONS_FILE, SessionStore
 from installation.web.settings import TOKEN_ENV, WebSettings
 
 COOKIE = "dstrtd_review"
 SESSION_S = 12 * 3600  # why: one working day in the gallery; a lost phone's session dies overnight
 LOGIN_FAILURES = 5  # failed logins per window and client: the token is long, guessing it needs millions
-LOGIN_FAILURES_ALL = 50  # per window from everyone together: forged X-Forwarded-For headers meet this cap
+LOGIN_FAILURES_ALL = 50  # wrong tokens per window from everyone together (guesses from many addresses); a right
+#                          token is never held back by it
 LOGIN_WINDOW_S = 60.0
 
 
@@ -62,6 +68,8 @@ class Session:
     value: str  # the cookie's value
     name: str  # who logged in
     csrf: str  # the hidden field every form of the session carries
+    id: str = ""  # recorded on the server while the session is open
+    expires: int = 0  # Unix time
 
 
 def check_session(token: str, value: str | None, now: float | None = None) -> Session | None:
@@ -72,14 +80,14 @@ def check_session(token: str, value: str | None, now: float | None = None) -> Se
     if not hmac.compare_digest(signature.encode(), _sign(token, payload).encode()):
         return None
     expires, _, rest = payload.partition(".")
-    _nonce, _, who = rest.partition(".")
+    session_id, _, who = rest.partition(".")
     try:
         if int(expires) <= (time.time() if now is None else now):
             return None
         name = base64.urlsafe_b64decode(who + "=" * (-len(who) % 4)).decode()
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
-    return Session(value, name, csrf_token(token, value))
+    return Session(value, name, csrf_token(token, value), session_id, int(expires))
 
 
 def csrf_token(token: str, session_value: str) -> str:
@@ -87,11 +95,13 @@ def csrf_token(token: str, session_value: str) -> str:
 
 
 class LoginGuard:
-    """Failed logins per `window_s` seconds: at most `per_client` from one client (its address and, behind a proxy,
-    the X-Forwarded-For it sends) and `overall` from everyone, so one stranger guessing cannot lock the artist out.
+    """Failed logins per `window_s` seconds: at most `per_client` from one client (its address: the connection's, or
+    behind a trusted proxy the visitor's; never a header taken on trust) and `overall` from everyone.
 
-    `attempt` counts a login as failed before the token is compared and `succeeded` takes it back: a burst of
-    concurrent guesses cannot all pass the check before any of them is recorded.
+    A client over its own cap waits, right token or not: it is the one guessing. The overall cap holds back wrong
+    tokens only (`overall_wait`, asked after the comparison): a right token always gets in, so guesses from many
+    addresses cannot lock the artist out. `attempt` counts a login as failed before the token is compared and
+    `succeeded` takes it back: a burst of concurrent guesses cannot all pass the check before any of them is recorded.
     """
 
     def __init__(self, per_client: int = LOGIN_FAILURES, overall: int = LOGIN_FAILURES_ALL,
@@ -119,8 +129,6 @@ class LoginGuard:
             mine = self._by_client.get(client, deque())
             if len(mine) >= self.per_client:
                 return mine[0] + self.window_s - now
-            if len(self._all) >= self.overall:
-                return self._all[0] + self.window_s - now
             mine.append(now)
             self._by_client[client] = mine
             self._all.append(now)
@@ -132,6 +140,14 @@ class LoginGuard:
             for times in (self._by_client.get(client), self._all):
                 if times is not None and now in times:
                     times.remove(now)
+
+    def overall_wait(self, now: float) -> float:
+        """Seconds until the failures from everyone fall back to the overall cap (0: they are within it); asked
+        about a wrong token only."""
+        with self._lock:
+            self._prune(now)
+            excess = len(self._all) - self.overall
+            return self._all[excess - 1] + self.window_s - now if excess > 0 else 0.0
 
 
 def login_guard(request: Request) -> LoginGuard:
@@ -154,8 +170,50 @@ def review_token(settings: WebSettings) -> str:
     return settings.token
 
 
-def require_session(request: Request, settings: SettingsDep) -> Session:
+def session_store(request: Request) -> SessionStore:
+    """The app's record of open sessions, in its studio (made on first use)."""
+    state = request.app.state
+    with _guard_lock:
+        if not hasattr(state, "review_sessions"):
+            state.review_sessions = SessionStore(Path(state.settings.studio) / SESSIONS_FILE)
+    return state.review_sessions
+
+
+def current_session(request: Request, settings: WebSettings) -> Session | None:
+    """The session of the request's cookie when it is signed with the current token, unexpired and still open."""
     session = check_session(review_token(settings), request.cookies.get(COOKIE))
+    if session is None or not session_store(request).active(session.id, time.time()):
+        return None
+    return session
+
+
+def open_session(request: Request, settings: WebSettings, name: str) -> str:
+    """A new session for `name`, recorded in the studio; the cookie's value. `ReviewRefused` (503) when the studio
+    cannot be written."""
+    token = review_token(settings)
+    now = time.time()
+    value = make_session(token, name, now=now)
+    session = check_session(token, value, now=now)
+    assert session is not None
+    try:
+        session_store(request).add(session.id, name, session.expires, now)
+    except (OSError, LockTimeout) as exc:
+        raise ReviewRefused(503, f"The session could not be recorded in the studio ({exc}); check that `dstrtd web` "
+                                 "may write to the studio folder.", login_link=False) from None
+    return value
+
+
+def end_session(request: Request, session: Session) -> None:
+    """Forget `session` on the server: every copy of its cookie stops working."""
+    try:
+        session_store(request).revoke(session.id, time.time())
+    except (OSError, LockTimeout) as exc:
+        raise ReviewRefused(503, f"The session could not be ended in the studio ({exc}); check that `dstrtd web` "
+                                 "may write to the studio folder.", login_link=False) from None
+
+
+def require_session(request: Request, settings: SettingsDep) -> Session:
+    session = current_session(request, settings)
     if session is None:
         raise ReviewRefused(403, "This needs a review session: log in with the control token (sessions last "
                            f"{SESSION_S // 3600} hours).")
@@ -194,7 +252,6 @@ CsrfDep = Annotated[Session, Depends(require_csrf)]
 
 
 def client_of(request: Request) -> str:
-    """Who a login comes from, for the throttle and the log: the address and, behind a proxy, X-Forwarded-For."""
-    host = request.client.host if request.client else "?"
-    forwarded = request.headers.get("x-forwarded-for")
-    return f"{host} (forwarded for {forwarded[:100]})" if forwarded else host
+    """Who a login comes from, for the throttle and the log: the connection's address, which behind a trusted proxy
+    is already the visitor's (`installation.web.proxies.ForwardedFor`); a forged X-Forwarded-For changes nothing."""
+    return request.client.host if request.client else "?"

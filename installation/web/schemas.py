@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from curation.catalog import Piece, Theme
-from curation.public import LOSS_FILE, THUMBNAIL_FILE, base_url, piece_path, public_view
-from installation.web.views import public_settings
+from curation.public import LOSS_FILE, THUMBNAIL_FILE, base_url, piece_path, public_settings, public_view
+from installation.job_settings import PRIORITY_MAX, PRIORITY_MIN
 
 
 class PieceOut(BaseModel):
@@ -31,7 +31,8 @@ class PieceOut(BaseModel):
 
 class PieceDetailOut(PieceOut):
     loss_curve: str | None
-    settings: dict[str, Any] = Field(description="how it was made; local paths reduced to file names")
+    settings: dict[str, Any] = Field(description="how it was made (curation.public.PUBLIC_SETTINGS); local paths "
+                                                 "reduced to file names")
 
 
 class PiecePageOut(BaseModel):
@@ -87,7 +88,7 @@ class _Strict(BaseModel):
 class QueueIn(_Strict):
     prompt: Line = Field(description="what to generate, e.g. 'a coral reef:1'")
     theme: Name | None = None
-    priority: int = Field(0, ge=-100, le=100)
+    priority: int = Field(0, ge=PRIORITY_MIN, le=PRIORITY_MAX)
     settings: dict[Name, Setting] = Field(default_factory=dict, max_length=32,
                                           description="overrides for the generator's settings, e.g. {\"steps\": 300}")
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from curation.public import BaseUrlError, base_url_path, check_base_url
 from installation.errors import InstallationError
+from installation.web.proxies import TrustedProxies, parse_networks
 
 TOKEN_ENV = "DSTRTD_WEB_TOKEN"
 API_MAX_LIMIT = 100  # why: one JSON page stays under ~100 kB
-# why: the prefix is matched against request paths and written into every link, so only plain URL path characters
-# (RFC 3986 pchar, percent-escapes included); anything else must be written percent-encoded
-_SEGMENT = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+")
 
 
 class WebSettingsError(InstallationError):
@@ -28,18 +25,11 @@ def token_from_env(explicit: str | None = None) -> str | None:
 
 
 def root_path_of(base_url: str) -> str:
-    """The path of `base_url` with no trailing slash: "" at the root of a host, "/dstrtd" for
-    https://museum.example/dstrtd. Refuses a query, a fragment, empty or dot segments and characters a path cannot
-    hold as they are."""
-    parts = urlsplit(base_url)
-    if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
-        raise WebSettingsError(f"base_url must not hold a query or a fragment, not {base_url!r}")
-    path = parts.path.rstrip("/")
-    for segment in path.split("/")[1:]:
-        if segment in ("", ".", "..") or not _SEGMENT.fullmatch(segment):
-            raise WebSettingsError(f"base_url's path {parts.path!r} is not a plain sub-path such as /dstrtd (no empty "
-                                   f"or dot segments; other characters percent-encoded)")
-    return path
+    """The path of `base_url` with no trailing slash ("" at the root of a host, "/dstrtd"), or `WebSettingsError`."""
+    try:
+        return base_url_path(base_url)
+    except BaseUrlError as exc:
+        raise WebSettingsError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -52,24 +42,41 @@ class WebSettings:
     catalog: str | None = field(default=None, repr=False)  # a catalog server's URL (may hold a password); None: SQLite
     max_body_bytes: int = 64 * 1024  # why: control requests are a few hundred bytes; more is a mistake or an attack
     page_size: int = 24  # why: a multiple of 2, 3 and 4, so the index grid's rows are full on phone and desktop
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks: "127.0.0.1", "10.0.0.0/8"); none by
+    # default, because anyone can send the header and it decides whom the login throttle holds back.
+    trusted_proxies: tuple[str, ...] = ()
+    # Larger images get no thumbnail (a 404), refused from the file's header before anything is decoded, as the
+    # gallery refuses them (its max_pixels); why 40 Mpx: any generated piece and almost any camera photo fits, and
+    # three thumbnails decoding at once stay near half a gigabyte
+    max_pixels: int = 40_000_000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "studio", Path(self.studio))
-        base = self.base_url.rstrip("/")
-        if not base.startswith(("http://", "https://")) or any(c.isspace() for c in base):
-            raise WebSettingsError(f"base_url must be an http:// or https:// address without spaces, not {base!r}")
-        object.__setattr__(self, "base_url", base)
-        root_path_of(base)
+        try:
+            object.__setattr__(self, "base_url", check_base_url(self.base_url))
+        except BaseUrlError as exc:
+            raise WebSettingsError(str(exc)) from None
         if self.token is not None and not self.token.strip():
             object.__setattr__(self, "token", None)
         if self.max_body_bytes < 1024:
             raise WebSettingsError(f"max_body_bytes must be at least 1024, not {self.max_body_bytes}")
+        object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
+        self.proxies  # noqa: B018 - refuses a malformed address now, not at the first request
+        if self.max_pixels < 1:
+            raise WebSettingsError(f"max_pixels must be at least 1, not {self.max_pixels}")
         if not 1 <= self.page_size <= API_MAX_LIMIT:
             raise WebSettingsError(f"page_size must be between 1 and {API_MAX_LIMIT}, not {self.page_size}")
 
     @property
     def control_enabled(self) -> bool:
         return self.token is not None
+
+    @property
+    def proxies(self) -> TrustedProxies:
+        try:
+            return TrustedProxies(parse_networks(self.trusted_proxies))
+        except ValueError as exc:
+            raise WebSettingsError(f"{exc}; give --trusted-proxies the address of your reverse proxy") from None
 
     @property
     def root_path(self) -> str:

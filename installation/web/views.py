@@ -6,46 +6,32 @@ Its title, reflection and addresses are `curation.public`'s, shared with every o
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from curation.catalog import Piece
-from curation.public import piece_prompts, short_text
+from curation.photos import Photo
+from curation.public import piece_prompts, public_name, short_text
 
 SERIES_LINE = "Is your perception DSTRTD (distorted)?"
 AI_LINE = "This image was created by Artificial Intelligence."
 SERIES_TEXT = ("This image is part of DSTRTD, a series of computer-generated snapshots of nature meant to question "
                "how our generations' perception of the natural world is shaped by our dependence on digital media.")
 
+MADE_TEXT = ("No one drew this. An image model (VQGAN) changed its picture step by step, while a second model (CLIP), "
+             "which learned to match pictures and words from millions of examples, judged how close the picture was to "
+             "the prompt.")
+PHOTO_SERIES_TEXT = ("This photograph is shown in DSTRTD, a series of computer-generated snapshots of nature meant to "
+                     "question how our generations' perception of the natural world is shaped by our dependence on "
+                     "digital media: the nature that the computer's pictures distort.")
+PHOTO_MADE_TEXT = ("A camera took this picture; no computer made or changed it. It hangs among the computer's pictures "
+                   "so that one can be compared with the other.")
+
 ABOUT_TEXT = ("DSTRTD is a series of computer-generated snapshots of nature meant to question how our generations' "
               "perception of the natural world is shaped by our dependence on digital media. Each piece is motivated "
               "by a different consequence of climate change.")
 
-_ABSOLUTE_PATH = re.compile(r"^(?:/|~|[A-Za-z]:[\\/]|\\\\)")
 _MAX_TEXT = 400  # why: settings are ours, but a runaway value must not turn a phone page into a wall of text
-
-
-def public_name(value: str) -> str:
-    """A model or file name as the public may see it: an absolute local path becomes its last component."""
-    if _ABSOLUTE_PATH.match(value):
-        return re.split(r"[\\/]", value.rstrip("\\/"))[-1] or value
-    return value
-
-
-def public_settings(value: Any, depth: int = 0) -> Any:
-    """The settings with local paths reduced to file names (they say nothing to a visitor and much to an intruder)."""
-    if depth > 6:
-        return None
-    if isinstance(value, str):
-        return public_name(value)
-    if isinstance(value, Mapping):
-        return {str(k): public_settings(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [public_settings(v, depth + 1) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN
-    return value
 
 
 def plain(value: Any) -> str:
@@ -115,6 +101,18 @@ def made_with(piece: Piece) -> list[tuple[str, str]]:
         rows.append(("Time", took + (f" on {plain(device)}" if isinstance(device, str) and device else "")))
     if piece.created:
         rows.append(("Made", piece.created[:10]))
+    return rows
+
+
+def photo_facts(piece: Piece, photo: Photo) -> list[tuple[str, str]]:
+    """(label, text) rows for 'How it was made' of a photograph: who took it, under which licence, its size."""
+    rows = [("Photograph", f"by {photo.credit}" if photo.credit else "photographer unknown")]
+    if photo.licence:
+        rows.append(("Licence", photo.licence))
+    if piece.width and piece.height:
+        rows.append(("Size", f"{piece.width} × {piece.height} pixels"))
+    if piece.created:
+        rows.append(("Added", piece.created[:10]))
     return rows
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from curation.catalog import Piece
+from installation.job_settings import make_config, parse_job_prompts  # noqa: F401 - the rules queue and web check
 
 if TYPE_CHECKING:
     from curation.curator import CurationRow
@@ -91,13 +92,3 @@ def is_oom(exc: BaseException) -> bool:
     return isinstance(exc, oom)
 
 
-def make_config(values: Mapping[str, Any]) -> GenerateConfig:
-    """A checked `GenerateConfig` from settings (unknown keys refused), its preset's models filled in."""
-    from generator.config import GenerateConfig
-
-    return GenerateConfig.from_dict(dict(values)).resolved()
-
-
-def parse_job_prompts(prompt: str) -> tuple[str, ...]:
-    """A job's prompt 'a:1 | b:0.6' -> ('a:1', 'b:0.6')."""
-    return tuple(p.strip() for p in prompt.split("|") if p.strip())

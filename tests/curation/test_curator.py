@@ -12,7 +12,6 @@ from PIL import Image
 from curation.aligner import Aligner
 from curation.catalog import Catalog
 from curation.curator import AESTHETIC, Curator
-from curation.embeddings import EmbeddingCache, load_image, load_images, resize_normalize
 from curation.selection import SelectionPolicy
 
 WORDS = {"red": (1.0, 0.0, 0.0), "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0)}
@@ -132,33 +131,6 @@ def test_scoring_reports_progress_per_batch(filled) -> None:
     calls.clear()
     assert curator.score(cat.list_pieces(), progress=lambda d, t: calls.append((d, t))) == 0
     assert calls == []  # nothing left to score: no bar to move
-
-
-def test_images_load_square_in_unit_range(tmp_path: Path) -> None:
-    path = tmp_path / "wide.png"
-    im = Image.new("RGBA", (40, 20), (255, 0, 0, 255))
-    im.paste((0, 0, 255, 0), (0, 0, 10, 20))  # transparent left edge: composited on white
-    im.save(path)
-    x = load_image(path, 10)
-    assert x.shape == (3, 10, 10) and 0 <= float(x.min()) and float(x.max()) <= 1
-    torch.testing.assert_close(x[:, 5, 5], torch.tensor([1.0, 0.0, 0.0]))  # centre crop is red
-    assert load_images([path, path], 10).shape == (2, 3, 10, 10)
-    normed = resize_normalize(torch.rand(2, 3, 20, 40), 8, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
-    assert normed.shape == (2, 3, 8, 8) and float(normed.min()) >= -1.0001
-    with pytest.raises(ValueError, match="\\(B, 3, H, W\\)"):
-        resize_normalize(torch.rand(3, 8, 8), 8, (0, 0, 0), (1, 1, 1))
-
-
-def test_embedding_cache_is_atomic_and_tolerant(tmp_path: Path) -> None:
-    cache = EmbeddingCache(tmp_path / "c")
-    assert cache.get("ab") is None
-    cache.put("ab", torch.tensor([1.0, 2.0]))
-    torch.testing.assert_close(cache.get("ab"), torch.tensor([1.0, 2.0]))
-    assert [p.name for p in (tmp_path / "c").iterdir()] == ["ab.npy"]  # no temporary file left
-    (tmp_path / "c" / "bad.npy").write_bytes(b"garbage")
-    assert cache.get("bad") is None
-    with pytest.raises(ValueError, match="plain names"):
-        cache.get("../x")
 
 
 def test_a_scorer_on_the_encoders_tower_reuses_its_embeddings(filled) -> None:

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from generator.common.errors import UnknownEntry
 from generator.config import GenerateConfig
 from generator.errors import GeneratorError
 from generator.pipeline import check
@@ -32,7 +33,6 @@ def test_json_round_trip_and_unknown_keys():
     ({"steps": -5}, "steps must be at least 1, got -5"),
     ({"prompts": ()}, "at least one prompt"),
     ({"optimizer": "adamm"}, "unknown optimizer 'adamm'; known: adam"),
-    ({"preset": "huge"}, "unknown preset 'huge'; known: .*tiny"),
     ({"device": "tpu"}, "device must be"),
     ({"device": "cpu", "precision": "bf16"}, "not offered on CPU"),
     ({"lr": float("nan")}, "lr must be a finite number"),
@@ -45,6 +45,11 @@ def test_bad_settings_are_explained(overrides, message):
     settings = {"prompts": ("a reef",), **overrides}
     with pytest.raises(GeneratorError, match=message):
         GenerateConfig(**settings)
+
+
+def test_unknown_preset_lists_the_known_ones():
+    with pytest.raises(UnknownEntry, match="unknown preset 'huge'; known: .*tiny"):
+        GenerateConfig(prompts=("a reef",), preset="huge")
 
 
 def test_replace_checks_again():
@@ -61,6 +66,6 @@ def test_size_must_fit_the_vqgan_cell(tmp_path):
 
 
 def test_every_optimizer_name_has_a_class():
-    from generator import config, pipeline
+    from generator import config, loop
 
-    assert set(pipeline.OPTIMIZERS) == set(config.OPTIMIZERS)
+    assert set(loop.OPTIMIZER_CLASSES) == set(config.OPTIMIZERS)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from generator.cutouts import AUGMENTATIONS, CutoutMode, Cutouts
+from generator.config import AUGMENTATIONS, CutoutMode
+from generator.cutouts import Cutouts, _augmentations
 from generator.errors import GeneratorError
 
 
@@ -20,6 +21,7 @@ def test_shapes_and_gradient(mode, augments):
 
 
 def test_every_augmentation_builds_and_runs():
+    assert tuple(_augmentations()) == AUGMENTATIONS  # every allowed name has a module, and no more
     torch.manual_seed(0)
     cuts = Cutouts(16, cutn=2, augments=AUGMENTATIONS, noise_fac=0)(torch.rand(1, 3, 40, 40))
     assert cuts.shape == (2, 3, 16, 16)
@@ -39,7 +41,7 @@ def test_same_seed_same_cutouts():
 
 
 def test_errors():
-    with pytest.raises(GeneratorError, match="unknown cutout mode 'squish'; known: classic, pooled"):
+    with pytest.raises(GeneratorError, match="unknown cutout_mode 'squish'; known: classic, pooled"):
         Cutouts(16, 2, mode="squish")
     with pytest.raises(GeneratorError, match="unknown augmentation.*'blur'"):
         Cutouts(16, 2, augments=("blur",))

@@ -59,10 +59,11 @@ def test_local_dir_export_loads_like_the_original(tmp_path):
 
     from safetensors.torch import save_file
 
-    from generator.perceptors import TINY_CONFIG
+    from generator import registry
 
     tiny = load_perceptor("tiny")
-    (tmp_path / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CONFIG, "preprocess_cfg": {}}))
+    model_cfg = registry.entry("clip", "tiny")
+    (tmp_path / "open_clip_config.json").write_text(json.dumps({"model_cfg": model_cfg, "preprocess_cfg": {}}))
     save_file({k: v.contiguous() for k, v in tiny.model.state_dict().items()}, tmp_path / "open_clip_model.safetensors")
     loaded = load_perceptor(str(tmp_path))
     assert loaded.sha256 != tiny.sha256 and len(loaded.sha256) == 64  # the file's checksum
@@ -79,3 +80,16 @@ def test_weights_file_of_another_model_is_explained(tmp_path):
         load_perceptor(f"ViT-S-32:{path}")
     with pytest.raises(GeneratorError, match="say which architecture"):
         load_perceptor(str(path))
+
+
+def test_tiny_is_one_registered_open_clip_config():
+    import open_clip
+
+    from generator import registry
+    from generator.perceptors import TINY, register_clip_configs
+
+    register_clip_configs()
+    assert open_clip.get_model_config(TINY) == registry.entry("clip", "tiny")
+    assert TINY in registry.names("clip")
+    tiny = load_perceptor(TINY)
+    assert tiny.model.visual.output_dim == registry.entry("clip", "tiny")["embed_dim"]

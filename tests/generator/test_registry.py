@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from generator import registry
-from generator.errors import GeneratorError
+from generator.common.errors import UnknownEntry
 from generator.perceptors import split_weight
 from generator.vqgan import build_vqgan, get_config, list_configs
 
@@ -18,9 +18,9 @@ def test_registry_lists_the_real_configs_and_tiny():
 
 
 def test_unknown_config_names_the_known_ones():
-    with pytest.raises(GeneratorError, match="unknown VQGAN config 'nope'; known: .*vqgan_imagenet_f16_16384"):
+    with pytest.raises(UnknownEntry, match="unknown VQGAN config 'nope'; known: .*vqgan_imagenet_f16_16384"):
         get_config("nope")
-    with pytest.raises(GeneratorError, match="unknown preset"):
+    with pytest.raises(UnknownEntry, match="unknown preset"):
         registry.entry("presets", "../vqgan/tiny")
 
 

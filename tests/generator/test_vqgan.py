@@ -8,7 +8,7 @@ import types
 import pytest
 import torch
 
-from generator import weights
+from generator import checkpoints, weights
 from generator.errors import GeneratorError, UnsafeCheckpoint
 from generator.vqgan import build_vqgan, load_vqgan
 
@@ -61,15 +61,15 @@ def test_lightning_checkpoint_loads_strictly_and_is_converted_once(tmp_path, mon
     source = build_vqgan("tiny", seed=7)
     path = _lightning_checkpoint(tmp_path, monkeypatch, source)
     model, name, sha = load_vqgan(f"tiny:{path}")
-    assert name == "tiny" and sha == weights.sha256_file(path)
+    assert name == "tiny" and sha == weights.checksum(path)
     for key, value in source.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
-    assert weights.converted_path(sha).is_file()
+    assert checkpoints.converted_path(sha).is_file()
 
     def refuse(path):
         raise AssertionError("the checkpoint was unpickled again instead of using the converted safetensors")
 
-    monkeypatch.setattr(weights, "safe_torch_load", refuse)
+    monkeypatch.setattr(checkpoints, "safe_torch_load", refuse)
     again, _, _ = load_vqgan(str(path))  # a bare path: the config is recognised from the tensor shapes
     assert again.config.name == "tiny"
     assert torch.equal(again.codebook, source.codebook)
@@ -95,7 +95,7 @@ def test_checkpoint_with_foreign_objects_is_refused_then_converted_when_trusted(
     path = _lightning_checkpoint(tmp_path, monkeypatch, build_vqgan("tiny"), extra={"hparams": Payload()})
     with pytest.raises(UnsafeCheckpoint, match=r"builtins.print.*dstrtd weights convert .*last.ckpt --trust"):
         load_vqgan(f"tiny:{path}")
-    weights.convert_trusted(path)
+    checkpoints.convert_trusted(path)
     model, _, _ = load_vqgan(f"tiny:{path}")
     assert model.codebook.shape == (256, 16)
 

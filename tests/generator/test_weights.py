@@ -1,11 +1,10 @@
-"""Weights cache: local paths, offline messages, resumable and verified downloads, checksums."""
+"""Weights cache: local paths, offline messages, resumable and verified downloads, checksums, the download lock."""
 
 from __future__ import annotations
 
 import hashlib
 import http.server
 import json
-import random
 import threading
 
 import pytest
@@ -77,7 +76,7 @@ def test_download_resumes_with_range_and_verifies(server, tmp_path):
     assert path == dest and dest.read_bytes() == PAYLOAD and not part.exists()
     assert _RangeHandler.ranges == ["bytes=100000-"]
     assert seen[-1] == (len(PAYLOAD), len(PAYLOAD), "w.bin")
-    assert weights.sha256_file(dest) == hashlib.sha256(PAYLOAD).hexdigest()
+    assert weights.checksum(dest) == hashlib.sha256(PAYLOAD).hexdigest()
 
 
 def test_download_with_wrong_checksum_keeps_nothing(server, tmp_path):
@@ -111,59 +110,3 @@ def test_unreachable_mirrors_give_one_clear_message(server, tmp_path, monkeypatc
     monkeypatch.setattr(registry, "ROOT", tmp_path / "registry")
     with pytest.raises(WeightsUnavailable, match=r"could not be downloaded .*404.*place it at .*x\.ckpt"):
         weights.fetch("gone")
-
-
-# --- corrupt or partial files -------------------------------------------------------------------------------------
-
-def _assert_corrupt_message(message: str, path, size: int) -> None:
-    assert "looks corrupt or incomplete" in message and "holds Python objects" not in message
-    assert str(path) in message and f"{size:,} bytes" in message
-    assert "Delete it and run `dstrtd weights fetch" in message and "\n" not in message
-
-
-@pytest.mark.parametrize("head", [b"", b"\x80\x02", b"<!DOCTYPE html>"], ids=["random", "pickle-header", "html"])
-def test_random_bytes_are_called_corrupt_not_unsafe(tmp_path, head):
-    path = tmp_path / "vqgan_imagenet_f16_16384.ckpt"  # a registry file name: the message names its entry
-    data = head + bytes(random.Random(0).getrandbits(8) for _ in range(4000))
-    path.write_bytes(data)
-    with pytest.raises(weights.CorruptCheckpoint) as info:
-        weights.load_vqgan_state_dict(path)
-    _assert_corrupt_message(str(info.value), path, len(data))
-    assert "weights fetch vqgan_imagenet_f16_16384`" in str(info.value)
-    assert isinstance(info.value, GeneratorError) and info.value.exit_code == 2
-
-
-@pytest.mark.parametrize("fmt", ["zip", "legacy", "safetensors"])
-def test_truncated_checkpoint_is_called_incomplete(tmp_path, fmt):
-    import torch
-    from safetensors.torch import save_file
-
-    whole = tmp_path / f"whole.{fmt}"
-    sd = {"state_dict": {"w": torch.arange(20000, dtype=torch.float32)}}
-    if fmt == "safetensors":
-        whole = whole.with_suffix(".safetensors")
-        save_file(sd["state_dict"], whole)
-    else:
-        torch.save(sd, whole, _use_new_zipfile_serialization=fmt == "zip")
-    assert weights.extract_state_dict(weights.safe_torch_load(whole) if fmt != "safetensors" else sd, whole)
-    part = tmp_path / f"part{whole.suffix}"
-    data = whole.read_bytes()[: whole.stat().st_size * 2 // 3]
-    part.write_bytes(data)
-    with pytest.raises(weights.CorruptCheckpoint) as info:
-        weights.load_vqgan_state_dict(part)
-    _assert_corrupt_message(str(info.value), part, len(data))
-    assert "fetch NAME`" in str(info.value)
-
-
-def test_a_whole_checkpoint_with_foreign_objects_is_still_called_unsafe(tmp_path):
-    import argparse
-
-    import torch
-
-    from generator.errors import UnsafeCheckpoint
-
-    path = tmp_path / "foreign.ckpt"
-    torch.save({"state_dict": {"w": torch.ones(2)}, "hparams": argparse.Namespace(lr=1)}, path)
-    weights.check_intact(path)
-    with pytest.raises(UnsafeCheckpoint, match="holds Python objects .*Namespace"):
-        weights.safe_torch_load(path)

@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from curation.aesthetic import load_scorer
 from curation.aligner import load_aligner
+from curation.scorer.checkpoint import load_scorer
 
 from .conftest import GPU, ON_CUDA, half_dtype
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from curation.aesthetic import load_scorer
+from curation.scorer.checkpoint import load_scorer
 from training.contrastive.config import load_config
 from training.contrastive.trainer import StepInfo, Trainer
 from training.scorer.trainer import TrainConfig, train_scorer

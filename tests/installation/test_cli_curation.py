@@ -133,3 +133,32 @@ def test_studio_stops_on_missing_or_corrupt_weights(studio, weights: str, monkey
     with studio.catalog() as cat:
         [job] = cat.list_jobs()
         assert (job.status, job.attempts) == ("queued", 0)  # untouched: the worker stopped before claiming
+
+
+def test_imported_images_are_recorded_as_photographs_with_their_photographer(studio, tmp_path: Path) -> None:
+    """A manifest.csv beside the images (as ../shared/data/nature has), else 'Title by Name' in the file name, else
+    --credit: each imported piece says it is a photograph and whose."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, rgb in (("plasma__Path.png", (30, 90, 40)), ("lomiri__Dragonfly_by_Bolly.png", (200, 180, 20)),
+                      ("reef at dawn.png", (20, 90, 200))):
+        Image.new("RGB", (40, 30), rgb).save(folder / name)
+    (folder / "manifest.csv").write_text("file,author,license\nplasma__Path.png,Risto Saukonpää,LGPLv3\n")
+    assert main(["curate", "--studio", str(studio.root), "--images", str(folder), "--theme", "wetland",
+                 "--credit", "Ana Lúcia", "--licence", "CC BY 4.0"]) == 0
+    with studio.catalog() as cat:
+        found = {p.title: p.settings for p in cat.list_pieces()}
+    assert {t: (s["kind"], s["credit"], s["licence"]) for t, s in found.items()} == {
+        "Path": ("photo", "Risto Saukonpää", "LGPLv3"), "Dragonfly": ("photo", "Bolly", "CC BY 4.0"),
+        "reef at dawn": ("photo", "Ana Lúcia", "CC BY 4.0")}
+    assert all(s["imported_from"].startswith(str(folder)) for s in found.values())
+
+
+def test_queue_refuses_what_the_worker_would_refuse(studio, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(studio.root)
+    assert main(["queue", "--studio", root, "a reef:1", "--priority", "1000"]) == 2
+    assert "priority must be a whole number from -100 to 100, not 1000" in capsys.readouterr().err
+    assert main(["queue", "--studio", root, "a reef \ud800:1"]) == 2
+    assert "lone surrogate" in capsys.readouterr().err
+    with studio.catalog() as cat:
+        assert cat.list_jobs() == []

@@ -35,7 +35,7 @@ def test_train_scorer_writes_a_run_folder_and_resumes(ratings, tmp_path, capsys)
     assert "scorer training finished: 3 epoch(s)" in printed and "PLCC" in printed
     assert (out / "plots" / "curves.png").is_file()
     # the result is a scorer like any other
-    from curation.aesthetic import load_scorer
+    from curation.scorer.checkpoint import load_scorer
 
     assert load_scorer(str(out)).name == "run"
 

@@ -25,6 +25,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
 from curation.embeddings import load_image as curation_load_image
+from generator.common.errors import UnreadableImage
 from training.contrastive.errors import CaptionsDataError
 
 log = logging.getLogger(__name__)
@@ -263,7 +264,7 @@ class ImageTextDataset(Dataset):
         path = self.records[i].image
         try:
             pixels = load_image(path, self.image_size, self.background, self.resize)
-        except (FileNotFoundError, UnidentifiedImageError, OSError) as exc:
+        except (FileNotFoundError, UnidentifiedImageError, OSError, UnreadableImage) as exc:
             raise CaptionsDataError(f"cannot read image {path} (row {i} of the dataset): {exc}") from exc
         return (pixels - self.mean) / self.std
 

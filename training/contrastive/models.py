@@ -1,8 +1,9 @@
 """Image-text encoders for contrastive training: open_clip models with random weights, by name.
 
-Any open_clip architecture name works (`ViT-B-32`, `RN50`, ...); names in `configs/models/` (open_clip's own
-model-config format) add small sizes for tests and CPU runs, e.g. `tiny`. Nothing is downloaded: pretrained
-weights are never asked for here (`pretrained=None`).
+Any open_clip architecture name works (`ViT-B-32`, `RN50`, ...); our own architectures (`generator/registry/clip/`,
+open_clip's model-config format, registered with open_clip by `generator.perceptors.register_clip_configs`) add small
+sizes for tests and CPU runs: `tiny`, the same tiny CLIP the generator and the scorer use. Nothing is downloaded:
+pretrained weights are never asked for here (`pretrained=None`).
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from generator import registry
+from generator.common.files import atomic_path, write_text_atomic
+from generator.perceptors import OPENAI_MEAN, OPENAI_STD, register_clip_configs
 from training.contrastive.errors import ContrastiveError
 
 log = logging.getLogger(__name__)
-
-MODEL_CONFIG_DIR = Path(__file__).resolve().parent / "configs" / "models"
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 @dataclass
@@ -46,16 +46,14 @@ class Encoder:
 
 
 def local_model_names() -> list[str]:
-    return sorted(p.stem for p in MODEL_CONFIG_DIR.glob("*.json"))
+    return registry.names("clip")
 
 
 def model_config(name: str) -> dict[str, Any]:
     """open_clip's model-config dict (embed_dim, vision_cfg, text_cfg) for one of ours or an open_clip name."""
-    path = MODEL_CONFIG_DIR / f"{name}.json"
-    if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
     import open_clip
 
+    register_clip_configs()
     cfg = open_clip.get_model_config(name)
     if cfg is None:
         raise ContrastiveError(f"unknown model {name!r}: ours are {', '.join(local_model_names())}; open_clip has "
@@ -73,7 +71,7 @@ def create_encoder(name: str, *, embed_dim: int | None = None, temperature: floa
     import open_clip
     from open_clip.model import CLIP, CustomTextCLIP
 
-    ours = (MODEL_CONFIG_DIR / f"{name}.json").is_file()
+    ours = name in local_model_names()
     cfg = dict(model_config(name))
     if embed_dim is not None:
         cfg["embed_dim"] = int(embed_dim)
@@ -102,8 +100,8 @@ def create_encoder(name: str, *, embed_dim: int | None = None, temperature: floa
         tokenizer = open_clip.get_tokenizer(name)
     size = cfg["vision_cfg"].get("image_size", 224)
     size = int(size[0] if isinstance(size, list | tuple) else size)
-    mean = tuple(getattr(model.visual, "image_mean", None) or CLIP_MEAN)
-    std = tuple(getattr(model.visual, "image_std", None) or CLIP_STD)
+    mean = tuple(getattr(model.visual, "image_mean", None) or OPENAI_MEAN)
+    std = tuple(getattr(model.visual, "image_std", None) or OPENAI_STD)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("built %s with random weights: %.1fM parameters, %d px images, embed_dim %d",
              name, n_params / 1e6, size, cfg["embed_dim"])
@@ -116,18 +114,14 @@ def export_open_clip(encoder: Encoder, folder: Path) -> Path:
     `open_clip.create_model("local-dir:<folder>")` loads back (so the curators can use a trained encoder)."""
     from safetensors.torch import save_file
 
-    from generator.common.files import write_text_atomic as atomic_write_text
-
-    folder.mkdir(parents=True, exist_ok=True)
     config = {
         "model_cfg": encoder.model_cfg,
         "preprocess_cfg": {"size": encoder.image_size, "mean": list(encoder.mean), "std": list(encoder.std),
                            "interpolation": "bicubic", "resize_mode": "shortest"},
     }
-    atomic_write_text(folder / "open_clip_config.json", json.dumps(config, indent=2))
+    write_text_atomic(folder / "open_clip_config.json", json.dumps(config, indent=2))
     state = {k: v.detach().cpu().contiguous() for k, v in encoder.model.state_dict().items()}
-    tmp = folder / ".open_clip_model.safetensors.tmp"
-    save_file(state, str(tmp))
-    tmp.chmod(0o644)  # safetensors creates files readable by their owner only
-    tmp.replace(folder / "open_clip_model.safetensors")
+    with atomic_path(folder / "open_clip_model.safetensors") as tmp:
+        save_file(state, str(tmp))
+        tmp.chmod(0o644)  # safetensors creates files readable by their owner only
     return folder

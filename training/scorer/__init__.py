@@ -9,7 +9,7 @@
   `train_scorer(TrainConfig(...))`, run folder, exact resume (`training.runstate`). `metrics`, `plots`, `synthetic`
   (the proof).
 - heads: `head="distribution"` (default, a linear/MLP head) or `head="logits-per-text"`, seed 000's variant: a softmax
-  over CLIP's logits against ten rating prompts (`rating_prompts`, `learn_prompts`; see `curation.text_head`).
+  over CLIP's logits against ten rating prompts (`rating_prompts`, `learn_prompts`; see `curation.scorer.text_head`).
 
 Import the submodules; this package itself loads nothing heavy.
 """

@@ -13,7 +13,7 @@ from generator.common.fields import known_keys, setting
 from training.errors import TrainingError
 
 # "distribution": Linear/MLP -> softmax over 1..10 (default); "logits-per-text": seed 000's variant, CLIP's logits
-# against ten rating prompts (curation.text_head)
+# against ten rating prompts (curation.scorer.text_head)
 Head = Literal["distribution", "logits-per-text"]
 HEADS: tuple[str, ...] = get_args(Head)
 # Settings that may differ between a run and its resumption; every other setting must match.
@@ -28,8 +28,9 @@ def parse_widths(text: str) -> tuple[int, ...]:
 
 
 def parse_rating_prompts(spec: str) -> tuple[str, ...]:
-    """'a photo rated {} out of 10' -> ten prompts; 'p1|p2|...|p10' -> those (`curation.text_head.rating_prompts`)."""
-    from curation.text_head import rating_prompts
+    """'a photo rated {} out of 10' -> ten prompts; 'p1|p2|...|p10' -> those (see
+    `curation.scorer.text_head.rating_prompts`)."""
+    from curation.scorer.text_head import rating_prompts
 
     try:
         return rating_prompts(spec)

@@ -33,7 +33,8 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from curation.aesthetic import N_BINS, SCORE_MAX, SCORE_MIN, pil_to_tensor
+from curation.embeddings import pil_to_tensor
+from curation.scorer.ratings import N_BINS, SCORE_MAX, SCORE_MIN
 from generator.common.errors import UnreadableImage
 from generator.common.images import open_rgb
 from training.errors import TrainingError

@@ -15,18 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from curation.aesthetic import (
-    AestheticScorer,
-    ClipImageTower,
-    DistributionHead,
-    HeadConfig,
-    build_tower,
-    load_public_head,
-    load_tower_perceptor,
-    parse_tower_spec,
-    public_head_entry,
-    public_heads,
-)
+from curation.scorer.heads import DistributionHead, HeadConfig, load_public_head
+from curation.scorer.model import AestheticScorer
+from curation.scorer.public import public_head_entry, public_heads
+from curation.scorer.tower import ClipImageTower, build_tower, load_tower_perceptor, parse_tower_spec
 from training.errors import TrainingError
 from training.scorer.config import TrainConfig
 from training.scorer.data import DataReport, RatedSample, load_ratings, split_samples
@@ -85,7 +77,7 @@ def build_model(cfg: TrainConfig, name: str, device: torch.device) -> AestheticS
 
 
 def _text_model(cfg: TrainConfig, tower: ClipImageTower, name: str, perceptor: Any | None) -> AestheticScorer:
-    from curation.text_head import build_text_head
+    from curation.scorer.text_head import build_text_head
 
     if cfg.init_head or cfg.head_hidden or cfg.head_dropout:
         raise TrainingError("the logits-per-text head is CLIP's text side: drop --init-head, --head-hidden and "
@@ -116,7 +108,7 @@ def _public_head_for(spec: str, tower_spec: str, embed_dim: int):  # -> PublicHe
             else:
                 raise TrainingError(f"head {entry.name} was trained on {entry.clip} embeddings, but the tower is "
                                     f"{tower_spec}: use --tower {entry.clip} or drop --init-head")
-        from curation.aesthetic import fetch_public_head
+        from curation.scorer.public import fetch_public_head
 
         head = load_public_head(fetch_public_head(entry.name), entry.format)
     if head.in_dim != embed_dim:

@@ -2,7 +2,7 @@
 
     config = TrainConfig(data="ratings.csv", out="runs/a", tower="tiny", schedule="seed000")
     result = ScorerTrainer(config).run()          # or .run(resume=True) to continue runs/a
-    scorer = load_scorer("runs/a")                # the final scorer, as `curation.aesthetic` loads any checkpoint
+    scorer = load_scorer("runs/a")                # the final scorer (`curation.scorer.checkpoint` loads any)
 
 The run folder holds `config.json` (resolved settings), `metrics.json` (one record per epoch, the best epoch, the data
 report), `steps.csv` (loss per step), `plots/curves.png`, `checkpoints/last.pt` (everything needed to continue:
@@ -30,7 +30,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from curation.aesthetic import AestheticScorer, distribution_mean
+from curation.scorer.model import AestheticScorer
+from curation.scorer.ratings import distribution_mean
 from generator.common.device import resolve_device
 from generator.common.files import atomic_path, write_json_atomic
 from training import runstate

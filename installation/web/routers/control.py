@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from curation.catalog import CatalogError
+from installation.job_settings import JobSettingsError, check_job
 from installation.web.deps import CatalogsDep, SettingsDep, require_token, valid_slug
 from installation.web.schemas import CommandOut, DecidedOut, DecisionIn, PieceOut, QueuedOut, QueueIn, piece_out
 from installation.web.settings import API_MAX_LIMIT
@@ -21,10 +22,15 @@ DisplayCommand = Literal["next", "previous", "pause", "resume", "reload"]
 
 @router.post("/queue", response_model=QueuedOut, status_code=201, summary="Queue a prompt for the studio worker")
 def queue(body: QueueIn, catalogs: CatalogsDep) -> dict[str, Any]:
+    try:  # the rules of `dstrtd queue`, which are the worker's: nothing is queued that the worker would refuse
+        settings = check_job(body.prompt, body.settings, priority=body.priority, studio=catalogs.studio.root,
+                             theme=body.theme)
+    except JobSettingsError as exc:
+        raise HTTPException(422, str(exc)) from None
     with catalogs.write() as cat:
         try:
-            job = cat.enqueue(body.prompt, theme=body.theme, settings=body.settings, priority=body.priority)
-        except CatalogError as exc:  # unknown theme, empty prompt: the message says which
+            job = cat.enqueue(body.prompt, theme=body.theme, settings=settings, priority=body.priority)
+        except CatalogError as exc:  # unknown theme: the message says which
             raise HTTPException(422, str(exc)) from exc
     return {"job": job}
 

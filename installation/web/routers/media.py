@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, Response
 
 from curation.public import IMAGE_FILE, LOSS_FILE, THUMBNAIL_FILE
-from installation.web.deps import IMAGE_TYPES, CatalogsDep, public_piece
+from installation.web.deps import IMAGE_TYPES, CatalogsDep, SettingsDep, public_piece
 from installation.web.render import stylesheet
 from installation.web.routers import get_and_head
 
@@ -48,12 +48,14 @@ def loss_curve(slug: str, catalogs: CatalogsDep) -> FileResponse:
 
 
 @lru_cache(maxsize=512)  # why: about 30 kB each; the whole index of a large show stays in memory
-def _thumbnail(path: Path, sha256: str) -> bytes:
+def thumbnail_jpeg(path: Path, sha256: str, max_pixels: int) -> bytes:
+    """A piece's thumbnail as JPEG bytes; `UnreadableImage` for a file over `max_pixels` (checked from its header,
+    before anything is decoded) or one Pillow cannot read."""
     from PIL import Image  # why: only thumbnails need Pillow; the rest of the web part is standard library
 
     from generator.common.images import open_rgb
 
-    im = open_rgb(path, draft_size=(THUMB_SIZE, THUMB_SIZE)).image
+    im = open_rgb(path, draft_size=(THUMB_SIZE, THUMB_SIZE), max_pixels=max_pixels).image
     im.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     im.save(out, "JPEG", quality=85, optimize=True)
@@ -62,14 +64,14 @@ def _thumbnail(path: Path, sha256: str) -> bytes:
 
 @get_and_head(piece_router, f"/{{slug}}/{THUMBNAIL_FILE}",
               summary="A published piece's thumbnail (JPEG, at most 480 pixels a side)")
-def thumbnail(slug: str, catalogs: CatalogsDep) -> Response:
+def thumbnail(slug: str, settings: SettingsDep, catalogs: CatalogsDep) -> Response:
     with catalogs.read() as cat:
         piece = public_piece(cat, slug)
         path = catalogs.piece_file(cat, piece)
     if path is None:
         raise HTTPException(404, "This piece's image is missing.")
     try:
-        data = _thumbnail(path, piece.sha256)
+        data = thumbnail_jpeg(path, piece.sha256, settings.max_pixels)
     except Exception as exc:  # why: any file Pillow cannot read (truncated, not an image, a bomb) is a 404, not a 500
         log.warning("cannot make a thumbnail of %s: %s", path, exc)
         raise HTTPException(404, "This piece's image cannot be read.") from exc

@@ -31,13 +31,14 @@ from installation.web.review_session import (
     ReviewRefused,
     Session,
     SessionDep,
-    check_session,
     client_of,
+    current_session,
+    end_session,
     login_guard,
-    make_session,
+    open_session,
     review_token,
 )
-from installation.web.routers.media import _thumbnail
+from installation.web.routers.media import thumbnail_jpeg
 from installation.web.settings import WebSettings
 from installation.web.views import format_score
 
@@ -210,9 +211,15 @@ def review(settings: SettingsDep, catalogs: CatalogsDep, session: SessionDep, st
 def login_form(request: Request, settings: SettingsDep) -> Response:
     # why: SameSite=Strict keeps the cookie off a link followed from another site (a chat app); the refusal page links
     # here, and this same-site request carries it, so a logged-in artist goes straight on
-    if check_session(review_token(settings), request.cookies.get(COOKIE)) is not None:
+    if current_session(request, settings) is not None:
         return RedirectResponse(settings.href("/review"), 303, headers=PRIVATE)
     return _login_page(settings)
+
+
+def _too_many(settings: WebSettings, wait: float) -> HTMLResponse:
+    page = _login_page(settings, f"Too many failed logins; try again in {int(wait) + 1} seconds.", 429)
+    page.headers["Retry-After"] = str(int(wait) + 1)
+    return page
 
 
 @router.post("/login", summary="Log in with the control token; sets the session cookie")
@@ -223,24 +230,30 @@ def login(request: Request, settings: SettingsDep, form: FormDep) -> Response:
     wait = guard.attempt(client, now)
     if wait > 0:
         log.warning("review login refused: too many failed logins (from %s)", client)
-        page = _login_page(settings, f"Too many failed logins; try again in {int(wait) + 1} seconds.", 429)
-        page.headers["Retry-After"] = str(int(wait) + 1)
-        return page
+        return _too_many(settings, wait)
     given = form.get("token", "").strip()
     if not hmac.compare_digest(given.encode(), token.encode()):
+        crowd = guard.overall_wait(now)
+        if crowd > 0:  # guesses from many addresses: wrong tokens wait (a right one never does)
+            log.warning("failed review login from %s (more than %d in %.0f s from everywhere)", client,
+                        guard.overall, guard.window_s)
+            return _too_many(settings, crowd)
         log.warning("failed review login from %s", client)
         return _login_page(settings, "That is not the control token.", 401)
     guard.succeeded(client, now)
     name = " ".join(form.get("name", "").split())[:NAME_MAX] or "the artist"
     response = RedirectResponse(settings.href("/review"), 303, headers=PRIVATE)
-    response.set_cookie(COOKIE, make_session(token, name), max_age=SESSION_S, path=settings.href("/review"),
+    response.set_cookie(COOKIE, open_session(request, settings, name), max_age=SESSION_S,
+                        path=settings.href("/review"),
                         secure=settings.base_url.startswith("https://"), httponly=True, samesite="strict")
     log.info("review login by %s from %s", name, client)
     return response
 
 
-@router.post("/logout", summary="End the session: clears the cookie")
-def logout(settings: SettingsDep, session: CsrfDep) -> Response:
+@router.post("/logout", summary="End the session on the server (every copy of its cookie) and clear the cookie")
+def logout(request: Request, settings: SettingsDep, session: CsrfDep) -> Response:
+    end_session(request, session)
+    log.info("review logout by %s", session.name)
     response = RedirectResponse(settings.href("/review/login"), 303, headers=PRIVATE)
     response.delete_cookie(COOKIE, path=settings.href("/review"), secure=settings.base_url.startswith("https://"),
                            httponly=True, samesite="strict")
@@ -318,14 +331,14 @@ def set_reflection(slug: str, settings: SettingsDep, catalogs: CatalogsDep, sess
 
 
 @router.get("/p/{slug}/thumb.jpg", summary="Any piece's thumbnail, for the review page", response_class=Response)
-def thumbnail(slug: str, catalogs: CatalogsDep, session: SessionDep) -> Response:
+def thumbnail(slug: str, settings: SettingsDep, catalogs: CatalogsDep, session: SessionDep) -> Response:
     with catalogs.read() as cat:
         piece = _piece(cat, slug)
         path = catalogs.piece_file(cat, piece) if piece is not None else None
     if piece is None or path is None:
         return Response(status_code=404, headers=PRIVATE)
     try:
-        data = _thumbnail(path, piece.sha256)
+        data = thumbnail_jpeg(path, piece.sha256, settings.max_pixels)
     except Exception as exc:  # why: as on the public thumbnails, an unreadable file is a 404, not a 500
         log.warning("cannot make a thumbnail of %s: %s", path, exc)
         return Response(status_code=404, headers=PRIVATE)

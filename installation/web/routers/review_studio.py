@@ -1,9 +1,10 @@
 """The review pages' Studio tab (/review/studio): what the studio worker is doing, for the artist on a phone.
 
 Running jobs with their progress (recorded by the worker every ~10 % of the steps), the queue in the order the worker
-takes it, the latest failures with their errors, the latest pieces made (linked to their review cards), and a form that
-queues pieces of a theme. Same session, CSRF field and Content-Security-Policy as the rest of /review (no script, no
-inline style: the bars are <progress> elements); the page reloads itself every REFRESH_S seconds.
+takes it (each waiting job with buttons that move it first or last, or cancel it), the latest failures with their
+errors, the latest pieces made (linked to their review cards), and a form that queues pieces of a theme. Same
+session, CSRF field and Content-Security-Policy as the rest of /review (no script, no inline style: the bars are
+<progress> elements); the page reloads itself every REFRESH_S seconds.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from curation.catalog import Catalog, CatalogError, Job, Theme, duration
 from curation.public import short_text, theme_title
+from installation.job_settings import PRIORITY_MAX, PRIORITY_MIN, JobSettingsError, check_job
 from installation.web.deps import CatalogsDep, SettingsDep, valid_slug
 from installation.web.render import Safe, fragment, join, render
 from installation.web.review_session import CsrfDep, FormDep, Session, SessionDep
@@ -36,6 +38,11 @@ DONE_SHOWN = 5
 QUEUED_SHOWN = 30  # why: the rest is one "and N more" line; a phone needs no 500-row list
 REFRESH_S = 30  # why: the worker records progress every ~10 % of a piece, i.e. every 10-60 s on a GPU
 PROMPT_SHOWN = 90
+# A waiting job's buttons: value -> label. First/last move it before/after every other waiting job (a priority one
+# above the highest, one below the lowest, within the queue's bounds); cancel keeps it, as failed with the reason.
+JOB_ACTIONS = {"first": "Run first", "last": "Run last", "cancel": "Cancel"}
+JOB_DONE = {"first": "moved to the front of the queue", "last": "moved to the end of the queue",
+            "cancel": "cancelled"}
 
 
 def theme_prompt(theme: Theme) -> str:
@@ -78,11 +85,17 @@ def _running(job: Job, now: datetime) -> Safe:
                     since=_since(job.updated, now), stale=stale, attempt=job.attempts, prompt=_prompt(job))
 
 
-def _queued(job: Job, now: datetime) -> Safe:
+def _queued(job: Job, now: datetime, settings: WebSettings, session: Session) -> Safe:
+    buttons = join(fragment('<button name="action" value="$v" aria-label="$label job $id">$label</button>', v=v,
+                            label=label, id=job.id) for v, label in JOB_ACTIONS.items())
+    actions = fragment('<form method="post" action="$action" class="job-actions"><input type="hidden" name="csrf" '
+                       'value="$csrf">$buttons</form>', action=settings.href(f"/review/studio/jobs/{job.id}"),
+                       csrf=session.csrf, buttons=buttons)
     return fragment('<li class="job queued" id="job-$id"><p><strong>#$id</strong> $theme'
-                    ' <span class="muted">priority $priority · waiting $since$retry</span></p>$prompt</li>',
+                    ' <span class="muted">priority $priority · waiting $since$retry</span></p>$prompt$actions</li>',
                     id=job.id, theme=job.theme or "no theme", priority=job.priority, since=_since(job.created, now),
-                    retry=f" · attempt {job.attempts + 1}" if job.attempts else "", prompt=_prompt(job))
+                    retry=f" · attempt {job.attempts + 1}" if job.attempts else "", prompt=_prompt(job),
+                    actions=actions)
 
 
 def _failed(job: Job, now: datetime) -> Safe:
@@ -125,8 +138,8 @@ def studio_page(settings: WebSettings, cat: Catalog, session: Session, *, notice
     failed = cat.list_jobs("failed", limit=FAILED_SHOWN, newest_first=True)
     done = cat.list_jobs("done", limit=DONE_SHOWN, newest_first=True)
     more = len(queued) - QUEUED_SHOWN
-    queue_list = _section([_queued(j, now) for j in queued[:QUEUED_SHOWN]], "Nothing waiting: an idle worker samples "
-                                                                           "a theme with the fewest pieces.")
+    queue_list = _section([_queued(j, now, settings, session) for j in queued[:QUEUED_SHOWN]],
+                          "Nothing waiting: an idle worker samples a theme with the fewest pieces.")
     if more > 0:
         queue_list = fragment('$list<p class="muted">and $n more</p>', list=queue_list, n=more)
     themes = [t for t in cat.list_themes() if t.prompts]
@@ -168,13 +181,16 @@ def _sync_themes(catalogs: Any) -> Safe:
 
 @router.get("", summary="The Studio tab: running jobs with their progress, the queue, failures, the latest pieces")
 def studio(settings: SettingsDep, catalogs: CatalogsDep, session: SessionDep, queued: int | None = None,
-           theme: str | None = None) -> HTMLResponse:
+           theme: str | None = None, job: int | None = None, done: str | None = None) -> HTMLResponse:
     notice = _sync_themes(catalogs)
     with catalogs.read() as cat:
-        # only numbers and a known theme's name come back through the URL
+        # only numbers, known codes and a known theme's name come back through the URL
         if queued is not None and 1 <= queued <= QUEUE_MAX and theme is not None and cat.get_theme(theme) is not None:
             notice = Safe(notice + fragment('<p class="notice" role="status">Queued $n piece$s of $theme.</p>',
                                             n=queued, s="" if queued == 1 else "s", theme=theme))
+        if job is not None and done in JOB_DONE:
+            notice = Safe(notice + fragment('<p class="notice" role="status">Job #$id $what.</p>', id=job,
+                                            what=JOB_DONE[done]))
         return studio_page(settings, cat, session, notice=notice)
 
 
@@ -197,11 +213,47 @@ def queue(settings: SettingsDep, catalogs: CatalogsDep, session: CsrfDep, form: 
         if not (count_text.isascii() and count_text.isdigit()) or not 1 <= int(count_text) <= QUEUE_MAX:
             return refuse(422, f"The number of pieces must be 1 to {QUEUE_MAX}, not {short_text(count_text, 20)!r}.")
         count, prompt = int(count_text), theme_prompt(theme)
-        try:
-            ids = [cat.enqueue(prompt, theme=theme.name) for _ in range(count)]  # as /api/control/queue does
-        except CatalogError as exc:
-            return refuse(422, str(exc))
+        try:  # the rules of `dstrtd queue` and /api/control/queue: a theme's broken prompt is refused here
+            checked = check_job(prompt, {}, priority=0, studio=catalogs.studio.root)
+            ids = [cat.enqueue(prompt, theme=theme.name, settings=checked) for _ in range(count)]
+        except (CatalogError, JobSettingsError) as exc:
+            return refuse(422, f"{theme.name}: {exc}")
     log.info("review: queued job(s) %s of theme %s by %s via review page", ", ".join(map(str, ids)), theme.name,
              session.name)
     query = urlencode({"queued": count, "theme": theme.name})
+    return RedirectResponse(f"{settings.href('/review/studio')}?{query}", 303, headers=PRIVATE)
+
+
+def _moved_priority(cat: Catalog, job: Job, where: str) -> int:
+    """The priority that puts `job` before (`first`) or after (`last`) every other waiting job, within the bounds."""
+    others = [j.priority for j in cat.list_jobs("queued") if j.id != job.id] or [job.priority]
+    if where == "first":
+        return min(PRIORITY_MAX, max(others) + 1)
+    return max(PRIORITY_MIN, min(others) - 1)
+
+
+@router.post("/jobs/{job_id}", summary="Move a waiting job first or last, or cancel it (recorded with who did it)")
+def job_action(job_id: int, settings: SettingsDep, catalogs: CatalogsDep, session: CsrfDep,
+               form: FormDep) -> Response:
+    action = form.get("action", "")
+    with catalogs.write() as cat:
+        def refuse(status: int, message: str) -> HTMLResponse:
+            return studio_page(settings, cat, session, http_status=status,
+                               notice=fragment('<p class="error" role="alert">$e</p>', e=message))
+
+        if action not in JOB_ACTIONS:
+            return refuse(422, f"A job's action is one of {', '.join(JOB_ACTIONS)}, not {short_text(action, 20)!r}.")
+        job = cat.get_job(job_id)
+        if job is None or job.status != "queued":
+            state = "gone" if job is None else job.status
+            return refuse(409, f"Job #{job_id} is {state}: only a waiting job can be moved or cancelled.")
+        try:
+            if action == "cancel":
+                cat.cancel_job(job_id, f"by {session.name} via review page")
+            else:
+                cat.set_job_priority(job_id, _moved_priority(cat, job, action))
+        except CatalogError as exc:  # claimed by a worker meanwhile
+            return refuse(409, str(exc))
+    log.info("review: job %d %s by %s via review page", job_id, JOB_DONE[action], session.name)
+    query = urlencode({"job": job_id, "done": action})
     return RedirectResponse(f"{settings.href('/review/studio')}?{query}", 303, headers=PRIVATE)

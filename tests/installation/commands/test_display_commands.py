@@ -81,3 +81,34 @@ def test_bad_choices_are_refused_by_the_parser(capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit):
         build_parser().parse_args(["gallery", "--background", "mauve"])
     assert "'mauve' is not a colour" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["gallery", "--frames", "1"], ["export", "posters"], ["export", "social"]])
+@pytest.mark.parametrize(("url", "message"), [
+    ("dstrtd.example", "base_url must be an http:// or https:// address"),
+    ("ftp://dstrtd.example", "base_url must be an http:// or https:// address"),
+    ("https://", "base_url must be an http:// or https:// address"),
+    ("https://dstrtd.example/a b", "base_url must be an http:// or https:// address"),
+    ("https://dstrtd.example/?x=1", "must not hold a query or a fragment"),
+    ("https://dstrtd.example//p", "not a plain sub-path"),
+])
+def test_base_url_is_checked_as_the_web_checks_it(studio, capsys: pytest.CaptureFixture[str], argv: list[str],
+                                                  url: str, message: str) -> None:
+    """The QR codes of the gallery and the posters, and the social posts' links, must lead somewhere a visitor can
+    open: a bad --base-url is refused before anything is drawn, in one line, as `dstrtd web` refuses it."""
+    from installation.cli import main
+
+    assert main([*argv, "--studio", str(studio.root), "--base-url", url]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_a_bad_base_url_from_the_environment_is_named(studio, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from installation.cli import main
+
+    monkeypatch.setenv("DSTRTD_BASE_URL", "dstrtd.example")
+    assert main(["export", "posters", "--studio", str(studio.root)]) == 2
+    assert "(from $DSTRTD_BASE_URL)" in capsys.readouterr().err
+    assert GalleryConfig(base_url="https://museum.example/dstrtd/").base_url == "https://museum.example/dstrtd/"

@@ -12,9 +12,11 @@ from PIL import Image
 
 from curation.public import piece_url
 from installation.cli import main
-from installation.export.config import ContactSheetConfig
+from installation.export.config import ContactSheetConfig, PosterConfig
 from installation.export.contact_sheet import render_contact_sheet
 from installation.export.errors import ExportError
+from installation.export.layout import page_pixels, poster_geometry
+from installation.export.posters import export_posters
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -90,3 +92,47 @@ def test_exporting_loads_no_torch() -> None:
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_posters_of_pieces_that_are_not_public_are_refused_before_drawing(
+        studio, catalog, add_piece, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Their QR codes would lead to a page that answers "not found": refused, named, with the fix."""
+    public, draft, dropped = (add_piece(catalog, status=s) for s in ("accepted", "generated", "rejected"))
+    out = tmp_path / "posters"
+    argv = ["export", "posters", "--studio", str(studio.root), "--size", "A5", "--dpi", "72", "--no-pdf",
+            "--workers", "1", "--out", str(out)]
+    assert main([*argv, "--pieces", public.slug, draft.slug, dropped.slug]) == 2
+    err = capsys.readouterr().err
+    assert f"{draft.slug} (generated), {dropped.slug} (rejected)" in err and public.slug not in err
+    assert "dstrtd catalog accept" in err and "--allow-private" in err and err.count("\n") == 1
+    assert not out.exists(), "nothing drawn, nothing written"
+    with pytest.raises(ExportError, match="not public"):
+        export_posters(catalog, [draft], out, PosterConfig(size="A5", dpi=72, pdf=False), workers=1)
+    assert main([*argv, "--pieces", draft.slug, "--allow-private"]) == 0  # proofs, when asked for
+    assert (out / f"{draft.slug}-A5.png").is_file()
+
+
+def test_poster_pages_and_contact_sheets_are_capped_in_pixels_before_allocating(
+        studio, catalog, add_piece, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    piece = add_piece(catalog)
+    assert PosterConfig().max_pixels == 160_000_000
+    assert page_pixels(PosterConfig(size="A0", dpi=300, bleed=True, crop_marks=True)) <= PosterConfig().max_pixels
+    for argv, message in (
+            (["--size", "5000x5000mm", "--dpi", "1200"], "makes a page of 55,800 Mpx, over the limit of 160 Mpx"),
+            (["--size", "A0", "--dpi", "600"], "use --dpi 321 or less, or a smaller --size"),
+            (["--size", "A5", "--dpi", "150", "--max-pixels", "1000000"], "over the limit of 1 Mpx")):
+        assert main(["export", "posters", "--studio", str(studio.root), "--pieces", piece.slug, "--workers", "1",
+                     "--out", str(tmp_path / "p"), *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "p").exists()
+    with pytest.raises(ExportError, match="over the limit of 1 Mpx"):
+        poster_geometry(PosterConfig(size="A5", dpi=150, max_pixels=1_000_000), (128, 128), "https://x.example/p/a")
+
+    for thumb in ("8", "4096"):
+        assert main(["export", "contact-sheet", "--studio", str(studio.root), "--thumb", thumb,
+                     "--out", str(tmp_path / "s.png")]) == 2
+        assert "thumb must be between 16 and 1024 px" in capsys.readouterr().err
+    many = [piece] * 1000
+    with pytest.raises(ExportError, match=r"1000 pieces at 1024 px in 6 columns make a .* over the limit of 120 Mpx"):
+        render_contact_sheet(catalog, many, ContactSheetConfig(thumb=1024))

@@ -127,3 +127,24 @@ def test_a_bad_theme_fails_its_piece_only(catalog, add_piece, out_dir: Path) -> 
     assert results[2].ok
     assert [e["piece_id"] for e in catalog.exports(kind="social")] == [good.id]
     assert not (out_dir / bad.slug).exists()
+
+
+def test_a_photographs_post_says_what_it_is_and_credits_the_photographer(studio, catalog, tmp_path: Path) -> None:
+    from curation.photos import photo_settings
+
+    from .conftest import artwork_png
+
+    piece = catalog.add_piece({"image.png": artwork_png(3)}, prompt="Path", theme="coral-reef", title="Path",
+                              status="accepted", settings={"imported_from": "/home/ana/plasma__Path.jpg",
+                                                           **photo_settings("Risto Saukonpää", "LGPLv3")})
+    studio.sync_themes()
+    [result] = export_social(catalog, [piece], tmp_path, SocialConfig(carousel=True))
+    assert result.ok, result.error
+    folder = tmp_path / piece.slug
+    caption, alt = (folder / "caption.txt").read_text(), (folder / "alt.txt").read_text()
+    assert caption.startswith("Photograph by Risto Saukonpää (LGPLv3).\n\n")
+    assert "through a camera" in caption and "created by Artificial Intelligence" not in caption
+    assert "#aiart" not in caption and "#DSTRTD" in caption, "no tag may claim the computer made it"
+    assert alt.startswith("A photograph of a coral reef by Risto Saukonpää.") and "VQGAN" not in alt
+    post = json.loads((folder / "post.json").read_text())
+    assert post["photo"] == {"credit": "Risto Saukonpää", "licence": "LGPLv3"} and post["images"] == ["image.jpg"]

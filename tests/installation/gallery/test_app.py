@@ -333,3 +333,51 @@ def test_sigterm_stops_cleanly_and_saves_the_position(studio):
     output = proc.communicate(timeout=20)[0]
     assert proc.returncode == 0, output
     assert "gallery stopped" in output and state.exists()
+
+
+@pytest.mark.parametrize("display", [None, ":4242"], ids=["unset", "pointing-nowhere"])
+def test_no_display_is_a_loud_error_and_a_failing_exit(studio, display):
+    """With the real video drivers and no screen to reach, SDL falls back to drawing into memory: the gallery must
+    refuse to "run" there (only an explicit SDL_VIDEODRIVER=dummy draws headless)."""
+    add(studio, RED)
+    env = {k: v for k, v in os.environ.items() if k not in ("SDL_VIDEODRIVER", "DISPLAY", "WAYLAND_DISPLAY")}
+    if display is not None:
+        env["DISPLAY"] = display
+    out = subprocess.run([sys.executable, "-m", "installation", "gallery", "--studio", str(studio.root),
+                          "--windowed", "320x180", "--frames", "5"],
+                         capture_output=True, text=True, env={**env, "SDL_AUDIODRIVER": "dummy"}, timeout=60)
+    assert out.returncode != 0, out.stderr
+    assert "no display" in out.stderr and "SDL_VIDEODRIVER=dummy" in out.stderr
+    assert (f"DISPLAY={display} cannot be opened" if display else "DISPLAY and WAYLAND_DISPLAY are unset") in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_nothing_public_is_said_on_screen_and_in_the_log_at_an_interval(studio, make_app, caplog):
+    import logging
+    from datetime import timedelta
+
+    from installation.gallery.app import NOTHING_TO_SHOW_LOG_S
+
+    draft = add(studio, GREEN, status="generated")  # made, not yet accepted: nothing public
+    clock = [datetime(2024, 5, 1, 12, 0)]
+    app = make_app(now=lambda: clock[0])
+    warnings = lambda: [r for r in caplog.records if "nothing to show" in r.getMessage()]  # noqa: E731
+    with caplog.at_level(logging.INFO, logger="installation.gallery.app"):
+        run_until(app, lambda f: app.nothing_to_show and app.draws > 0)
+        assert len(warnings()) == 1 and warnings()[0].levelno == logging.WARNING
+        assert "catalog accept" in warnings()[0].getMessage()
+        w, h = app.screen.get_size()
+        middle = pygame.surfarray.array3d(app.screen)[w // 4: 3 * w // 4, h // 3: 2 * h // 3]
+        assert (middle.min(axis=2) > 200).any(), "a notice on screen, not a black screen"
+        clock[0] += timedelta(seconds=NOTHING_TO_SHOW_LOG_S / 2)
+        for _ in range(5):
+            app.step(0.05)
+        assert len(warnings()) == 1, "not every frame"
+        clock[0] += timedelta(seconds=NOTHING_TO_SHOW_LOG_S / 2)
+        app.step(0.05)
+        assert len(warnings()) == 2, "again after the interval, while it lasts"
+        with studio.catalog() as cat:
+            cat.set_status(draft.id, "accepted")
+        run_until(app, lambda f: f.current == draft.id and f.incoming is None)
+        assert close_to(centre_colour(app), GREEN)
+        assert any("pieces to show again" in r.getMessage() for r in caplog.records)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from installation.gallery.overlay import MAX_SIDE_FRACTION, pixels_per_metre, qr_size, wrap
+from installation.gallery.overlay import MAX_SIDE_FRACTION, balanced_wrap, pixels_per_metre, qr_size, wrap
 from installation.qr import QUIET_ZONE
 
 
@@ -36,3 +36,33 @@ def test_wrap():
     assert wrap("one two", 20, measure, 2) == ["one two"]
     assert wrap("incomprehensibilities", 8, measure, 1) == ["incompr…"]
     assert wrap("", 10, measure, 2) == []
+
+
+class TooMuchWork(Exception):
+    pass
+
+
+def work(text: str, budget: int) -> int:
+    """Characters measured while wrapping `text` as the gallery does (a title's balanced lines, a reflection's four);
+    past `budget` the wrap is stopped, so a cubic wrap fails this test instead of hanging it."""
+    spent = 0
+
+    def measure(s: str) -> int:
+        nonlocal spent
+        spent += len(s) + 1
+        if spent > budget:
+            raise TooMuchWork(f"over {budget} characters measured")
+        return 9 * len(s)  # a monospaced 9 px font
+
+    balanced_wrap(text, 600, measure, 2)
+    wrap(text, 900, measure, 4)
+    return spent
+
+
+def test_wrapping_a_long_word_costs_work_linear_in_its_length():
+    """One 5,000-character title without spaces made the gallery spend 40 s a frame (cubic in the word's length)."""
+    fifty_words = work(" ".join(["glacier", "melting", "quietly", "tonight", "reef"] * 10), budget=10**6)
+    one_word = work("x" * 5000, budget=10 * fifty_words)
+    assert one_word <= 10 * fifty_words, "a 5,000-character word costs about what 50 short words cost"
+    assert work("x" * 50_000, budget=15 * one_word) <= 15 * one_word, "ten times longer: about ten times the work"
+    assert work("y" * 5000 + " tail", budget=10 * fifty_words) <= 10 * fifty_words

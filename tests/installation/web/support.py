@@ -49,6 +49,19 @@ def make_client(root: Path, token: str | None = TOKEN, **kw: object) -> TestClie
     return TestClient(create_app(WebSettings(studio=root, base_url=BASE, token=token, **kw)))
 
 
+def recorded_session(root: Path, name: str = "Ana") -> str:
+    """A session cookie's value for `name`, recorded in the studio as a login records it (for clients that cannot
+    fill in the login form, such as headless `--screenshot`)."""
+    from installation.web.review_session import check_session, make_session
+    from installation.web.session_store import SESSIONS_FILE, SessionStore
+
+    value = make_session(TOKEN, name)
+    session = check_session(TOKEN, value)
+    assert session is not None
+    SessionStore(root / SESSIONS_FILE).add(session.id, name, session.expires, time.time())
+    return value
+
+
 def meta_tags(page: str) -> dict[str, str]:
     """<meta property|name=... content=...> of a page (parsed, so escaping is undone as a browser would)."""
     found: dict[str, str] = {}

@@ -57,3 +57,39 @@ def test_the_schema_is_published_and_the_api_is_read_only(client: TestClient) ->
     assert "/api/pieces" in client.get("/api/openapi.json").json()["paths"]
     assert client.post("/api/pieces", json={}).status_code == 405
     assert client.delete("/api/themes/glacier").status_code == 405
+
+
+def test_the_api_never_shows_the_workers_host_or_pid(client: TestClient, studio) -> None:
+    """A piece as the worker stores it: its name (host:pid), job and bookkeeping stay in the studio."""
+    import os
+    import socket
+
+    from curation.catalog import default_worker_name
+
+    from .support import SETTINGS, png
+
+    worker = default_worker_name()
+    host, pid = socket.gethostname(), str(os.getpid())
+    assert host in worker and pid in worker
+    settings = {**SETTINGS, "worker": worker, "job_id": 7, "studio": {"nan_restarts": 1, "failed_seeds": [3]},
+                "imported_from": f"/home/{host}/photos/reef.jpg", "versions": {"python": "3.11.7"}}
+    with studio.catalog() as cat:
+        piece = cat.add_piece({"image.png": png((1, 2, 3))}, prompt="a coral reef:1", theme="coral-reef",
+                              settings=settings, status="accepted")
+    body = client.get(f"/api/pieces/{piece.slug}").text
+    shown = client.get(f"/api/pieces/{piece.slug}").json()["settings"]
+    assert worker not in body and f"{host}:" not in body and f"/home/{host}" not in body and f":{pid}" not in body
+    assert "failed_seeds" not in body and "job_id" not in body and "worker" not in shown
+    from curation.public import PUBLIC_SETTINGS
+
+    assert set(shown) <= PUBLIC_SETTINGS and shown["steps"] == 250 and shown["versions"] == {"python": "3.11.7"}
+
+
+def test_every_generator_setting_is_decided_public_or_not() -> None:
+    """The allow-list names each of the generator's settings, so a new one is a decision, not a leak or a gap."""
+    from dataclasses import fields
+
+    from curation.public import PUBLIC_SETTINGS
+    from generator.config import GenerateConfig
+
+    assert {f.name for f in fields(GenerateConfig)} <= PUBLIC_SETTINGS

@@ -39,6 +39,14 @@ def test_web_serves_the_studio(studio: Studio, served: dict, monkeypatch: pytest
     assert "from-the-environment" not in repr(settings), "the token must not show up in logs"
 
 
+def test_trusted_proxies_option(studio: Studio, served: dict) -> None:
+    assert main(["web", "--studio", str(studio.root)]) == 0
+    assert served["app"].state.settings.trusted_proxies == () and served["proxy_headers"] is False
+    assert main(["web", "--studio", str(studio.root), "--trusted-proxies", "127.0.0.1,::1", "10.0.0.0/8"]) == 0
+    assert served["app"].state.settings.trusted_proxies == ("127.0.0.1,::1", "10.0.0.0/8")
+    assert served["app"].state.settings.proxies.trusts("10.2.3.4")
+
+
 def test_token_option_and_defaults(studio: Studio, served: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DSTRTD_WEB_TOKEN", "ignored-when-given")
     monkeypatch.setenv("DSTRTD_BASE_URL", "http://gallery.local:8000")
@@ -56,6 +64,7 @@ def test_token_option_and_defaults(studio: Studio, served: dict, monkeypatch: py
     (["--base-url", "ftp://x"], "base_url must be an http"),
     (["--base-url", "dstrtd.example"], "base_url must be an http"),
     (["--port", "70000"], "--port must be between"),
+    (["--trusted-proxies", "proxy.local"], "trusted proxy 'proxy.local' is not an IP address"),
 ])
 def test_bad_options_fail_in_one_line(studio: Studio, served: dict, capsys: pytest.CaptureFixture, argv: list[str],
                                       message: str) -> None:

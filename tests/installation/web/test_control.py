@@ -131,3 +131,38 @@ def test_list_pieces_waiting_for_a_decision(client: TestClient, pieces: dict[str
     rejected = client.get("/api/control/pieces", headers=AUTH, params={"status": "rejected"}).json()
     assert [p["slug"] for p in rejected] == [pieces["dropped"].slug]
     assert client.get("/api/control/pieces", headers=AUTH, params={"status": "all"}).status_code == 422
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b'{"prompt": "a glacier:1", "priority": 1e999}', "priority"),
+    (b'{"prompt": "a glacier \\ud800:1"}', "prompt"),
+    (b'{"prompt": "a glacier:1", "theme": "glacier\\udfff"}', "theme"),
+    (b'{"prompt": "a glacier:1", "settings": {"\\ud800": 1}}', "settings"),
+    (b'{"prompt": "a glacier:1", "settings": {"steps": NaN}}', "settings['steps'] must be a finite number"),
+    (b'{"prompt": "a glacier:1", "settings": {"lr": 1e999}}', "settings['lr'] must be a finite number"),
+    (b'{"prompt": "a glacier:1", "settings": {"bogus": 1}}', "unknown setting(s) bogus"),
+    (b'{"prompt": "a glacier:1", "settings": {"studio": "x"}}', "unknown setting(s) studio"),
+    (b'{"prompt": "a glacier:1", "settings": {"steps": 0}}', "steps must be at least 1"),
+    (b'{"prompt": "a glacier:1", "settings": {"init_image": "/etc/passwd"}}', "lies outside the studio"),
+    (b'{"prompt": "a glacier:1", "settings": {"image_prompts": ["../../x.png"]}}', "lies outside the studio"),
+])
+def test_queue_requests_are_checked_as_dstrtd_queue_checks_them(client: TestClient, studio: Studio, body: bytes,
+                                                                message: str) -> None:
+    """Each of these answered 500 or was stored for the worker to refuse later: now a 422 that says why."""
+    r = client.post("/api/control/queue", headers=AUTH | {"Content-Type": "application/json"}, content=body)
+    assert r.status_code == 422 and message in r.text, r.text
+    with studio.catalog() as cat:
+        assert cat.list_jobs() == []
+
+
+def test_an_init_image_in_the_studio_is_queued_with_its_full_path(client: TestClient, studio: Studio) -> None:
+    from PIL import Image
+
+    (studio.root / "inputs").mkdir()
+    Image.new("RGB", (32, 32), (1, 2, 3)).save(studio.root / "inputs" / "reef.png")
+    r = client.post("/api/control/queue", headers=AUTH, json={
+        "prompt": "a reef:1", "priority": 100, "settings": {"init_image": "inputs/reef.png", "init_weight": 0.5}})
+    assert r.status_code == 201, r.text
+    with studio.catalog() as cat:
+        job = cat.get_job(r.json()["job"])
+    assert job.settings == {"init_image": str((studio.root / "inputs" / "reef.png").resolve()), "init_weight": 0.5}

@@ -12,8 +12,10 @@ from PIL import Image
 
 from curation.catalog import Piece
 from curation.studio import Studio
+from installation.web import WebSettings
+from installation.web.review_session import COOKIE
 
-from .support import MAGENTA, loss_png
+from .support import MAGENTA, TOKEN, loss_png, make_client
 
 
 def test_image_is_the_pieces_file(client: TestClient, studio: Studio, pieces: dict[str, Piece]) -> None:
@@ -74,3 +76,26 @@ def test_an_unreadable_image_gives_no_thumbnail_and_no_500(client: TestClient, s
                                                            pieces: dict[str, Piece]) -> None:
     (studio.root / pieces["glacier"].file).write_bytes(b"not a png at all")
     assert client.get(f"/p/{pieces['glacier'].slug}/thumb.jpg").status_code == 404
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_thumbnails_are_capped_in_pixels_before_decoding(studio: Studio, pieces: dict[str, Piece],
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """A published 13000x13000 piece cost 1.4 GB a thumbnail request: the web refuses it from the file's header, as
+    the gallery does, and the cap is a setting."""
+    huge = io.BytesIO()
+    Image.new("1", (13000, 13000), 1).save(huge, "PNG")  # 46 kB on disk, 169 Mpx
+    (studio.root / pieces["glacier"].file).write_bytes(huge.getvalue())
+    with make_client(studio.root) as c, caplog.at_level("WARNING", "installation.web.routers.media"):
+        assert c.app.state.settings.max_pixels == WebSettings.max_pixels == 40_000_000
+        assert c.get(f"/p/{pieces['glacier'].slug}/thumb.jpg").status_code == 404
+        assert c.get(f"/p/{pieces['reef'].slug}/thumb.jpg").status_code == 200
+    assert any("169.0 Mpx, over the limit of 40.0 Mpx" in m for m in caplog.messages)
+    # the cap is the setting's: a 512x512 piece is over a cap of 0.2 Mpx, on the public and the review thumbnails
+    with make_client(studio.root, max_pixels=200_000) as c:
+        assert c.get(f"/p/{pieces['reef'].slug}/thumb.jpg").status_code == 404
+        assert c.get(f"/p/{pieces['reef2'].slug}/thumb.jpg").status_code == 200  # 64x64
+        c.post("/review/login", data={"token": TOKEN}, follow_redirects=False)
+        session = {"cookie": f"{COOKIE}={c.cookies[COOKIE]}"}  # why by hand: the cookie is Secure, the client http
+        assert c.get(f"/review/p/{pieces['reef'].slug}/thumb.jpg", headers=session).status_code == 404
+        assert c.get(f"/review/p/{pieces['draft'].slug}/thumb.jpg", headers=session).status_code == 200

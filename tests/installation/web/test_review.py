@@ -17,6 +17,7 @@ from curation.studio import Studio
 from installation.web import WebSettings, create_app
 from installation.web.app import SECURITY_HEADERS
 from installation.web.review_session import COOKIE, SESSION_S, check_session, csrf_token, make_session
+from installation.web.session_store import SESSIONS_FILE
 from installation.web.settings import WebSettingsError
 
 from .proxy import PREFIX, SUB_BASE, Proxy, links
@@ -26,10 +27,12 @@ PUBLIC_CSP = dict(SECURITY_HEADERS)[b"content-security-policy"].decode()
 CSRF_RE = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
 
-def review_client(root: Path, token: str | None = TOKEN, base_url: str = BASE) -> TestClient:
+def review_client(root: Path, token: str | None = TOKEN, base_url: str = BASE, *, client: str = "testclient",
+                  trusted_proxies: tuple[str, ...] = ()) -> TestClient:
     # why https: the cookie is Secure on an https base URL, and a client only sends it back over https
-    return TestClient(create_app(WebSettings(studio=root, base_url=base_url, token=token)),
-                      base_url="https://testserver", follow_redirects=False)
+    settings = WebSettings(studio=root, base_url=base_url, token=token, trusted_proxies=trusted_proxies)
+    return TestClient(create_app(settings), base_url="https://testserver", follow_redirects=False,
+                      client=(client, 50000))
 
 
 def login(client: TestClient, prefix: str = "", name: str = "Ana") -> None:
@@ -107,6 +110,46 @@ def test_failed_logins_are_throttled(studio: Studio, pieces: dict[str, Piece]) -
             assert c.post("/review/login", data={"token": "guess"}).status_code == 401
         r = c.post("/review/login", data={"token": TOKEN})  # even the right one waits out the window
         assert r.status_code == 429 and int(r.headers["retry-after"]) > 0 and "set-cookie" not in r.headers
+
+
+def test_forged_forwarded_headers_cannot_lock_the_artist_out(studio: Studio, pieces: dict[str, Piece]) -> None:
+    """Fifty wrong logins, each with a forged X-Forwarded-For: they all count against the one address they come from,
+    and the artist, elsewhere, gets in."""
+    app = create_app(WebSettings(studio=studio.root, base_url=BASE, token=TOKEN))
+    with TestClient(app, base_url="https://testserver", follow_redirects=False, client=("203.0.113.9", 4711)) as c:
+        answers = {c.post("/review/login", data={"token": "guess"},
+                          headers={"x-forwarded-for": f"10.0.{i}.{i}"}).status_code for i in range(50)}
+        assert answers == {401, 429}
+    with TestClient(app, base_url="https://testserver", follow_redirects=False, client=("198.51.100.7", 4711)) as c:
+        assert c.post("/review/login", data={"token": TOKEN}).status_code == 303
+
+
+def test_a_right_token_gets_in_past_the_overall_cap(studio: Studio, pieces: dict[str, Piece]) -> None:
+    app = create_app(WebSettings(studio=studio.root, base_url=BASE, token=TOKEN))
+    for i in range(60):  # guesses from sixty real addresses: the overall cap is reached
+        with TestClient(app, base_url="https://testserver", follow_redirects=False,
+                        client=(f"203.0.113.{i}", 4711)) as c:
+            c.post("/review/login", data={"token": "guess"})
+    with TestClient(app, base_url="https://testserver", follow_redirects=False, client=("198.51.100.7", 4711)) as c:
+        wrong = c.post("/review/login", data={"token": "guess"})
+        assert wrong.status_code == 429 and int(wrong.headers["retry-after"]) > 0, "wrong tokens wait"
+        assert c.post("/review/login", data={"token": TOKEN}).status_code == 303, "a right one never does"
+
+
+def test_behind_a_trusted_proxy_each_visitor_is_throttled_alone(studio: Studio, pieces: dict[str, Piece]) -> None:
+    with review_client(studio.root, client="10.0.0.1", trusted_proxies=("10.0.0.1",)) as c:
+        for _ in range(5):
+            assert c.post("/review/login", data={"token": "guess"},
+                          headers={"x-forwarded-for": "6.6.6.6, 203.0.113.9"}).status_code == 401
+        assert c.post("/review/login", data={"token": TOKEN},
+                      headers={"x-forwarded-for": "1.1.1.1, 203.0.113.9"}).status_code == 429, "the same visitor"
+        assert c.post("/review/login", data={"token": TOKEN},
+                      headers={"x-forwarded-for": "198.51.100.7"}).status_code == 303, "another visitor"
+    with review_client(studio.root, client="10.0.0.1") as c:  # not configured: the proxy is one client
+        for i in range(5):
+            c.post("/review/login", data={"token": "guess"}, headers={"x-forwarded-for": f"203.0.113.{i}"})
+        assert c.post("/review/login", data={"token": TOKEN},
+                      headers={"x-forwarded-for": "198.51.100.7"}).status_code == 429
 
 
 def test_each_tab_lists_its_pieces_with_scores_and_the_latest_decision(rc: TestClient, studio: Studio,
@@ -223,15 +266,17 @@ def test_title_and_reflection_are_set_cleared_and_bounded(rc: TestClient, studio
     assert rc.post("/review/nope/title", data=form | {"title": "x"}).status_code == 404
 
 
-@pytest.mark.parametrize("kind", ["expired", "other-token", "tampered", "garbage"])
+@pytest.mark.parametrize("kind", ["expired", "other-token", "tampered", "garbage", "never-opened"])
 def test_an_expired_or_forged_cookie_is_refused(studio: Studio, pieces: dict[str, Piece], kind: str) -> None:
-    good = make_session(TOKEN, "Ana")
-    value = {"expired": make_session(TOKEN, "Ana", now=time.time() - SESSION_S - 1),
-             "other-token": make_session("another-token", "Ana"),
-             "tampered": good.replace(good.split(".")[0], str(int(good.split(".")[0]) + 10**6), 1),
-             "garbage": "x.y.z"}[kind]
     draft = pieces["draft"]
     with review_client(studio.root) as c:
+        login(c)
+        good = c.cookies[COOKIE]
+        c.cookies.clear()
+        value = {"expired": make_session(TOKEN, "Ana", now=time.time() - SESSION_S - 1),
+                 "other-token": make_session("another-token", "Ana"),
+                 "tampered": good.replace(good.split(".")[0], str(int(good.split(".")[0]) + 10**6), 1),
+                 "garbage": "x.y.z", "never-opened": make_session(TOKEN, "Ana")}[kind]
         assert c.get("/review", headers={"cookie": f"{COOKIE}={good}"}).status_code == 200  # the probe works
         sent = {"cookie": f"{COOKIE}={value}"}
         assert c.get("/review", headers=sent).status_code == 403
@@ -250,6 +295,33 @@ def test_logout_clears_the_cookie(rc: TestClient) -> None:
     cookie = r.headers["set-cookie"]
     assert cookie.startswith(f'{COOKIE}=""') and "Max-Age=0" in cookie and "Path=/review" in cookie
     assert COOKIE not in rc.cookies and rc.get("/review").status_code == 403
+
+
+def test_logout_ends_the_session_for_every_copy_of_the_cookie(rc: TestClient, studio: Studio) -> None:
+    copied = rc.cookies[COOKIE]  # e.g. read off a lost phone, or by anyone who saw it once
+    token = csrf(rc.get("/review").text)
+    assert rc.post("/review/logout", data={"csrf": token}).status_code == 303
+    with review_client(studio.root) as other:
+        r = other.get("/review", headers={"cookie": f"{COOKIE}={copied}"})
+        assert r.status_code == 403 and "log in" in r.text
+        r = other.post("/review/logout", headers={"cookie": f"{COOKIE}={copied}"}, data={"csrf": token})
+        assert r.status_code == 403
+
+
+def test_sessions_survive_a_restart_of_the_web_and_the_store_holds_no_session_id(studio: Studio,
+                                                                                 pieces: dict[str, Piece]) -> None:
+    with review_client(studio.root) as first:
+        login(first, name="Ana")
+        cookie = first.cookies[COOKIE]
+    store = studio.root / SESSIONS_FILE
+    session = check_session(TOKEN, cookie)
+    assert session is not None and session.id and session.id not in store.read_text()
+    with review_client(studio.root) as restarted:  # a new app, as after `systemctl restart`
+        page = restarted.get("/review", headers={"cookie": f"{COOKIE}={cookie}"})
+        assert page.status_code == 200 and "Logged in as Ana." in page.text
+    store.unlink()  # deleting the file logs everyone out
+    with review_client(studio.root) as after:
+        assert after.get("/review", headers={"cookie": f"{COOKIE}={cookie}"}).status_code == 403
 
 
 def test_unpublished_thumbnails_only_for_a_session(rc: TestClient, studio: Studio, pieces: dict[str, Piece]) -> None:

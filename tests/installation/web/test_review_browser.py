@@ -12,9 +12,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from curation.catalog import Piece
 from curation.studio import Studio
 from installation.web import WebSettings, create_app
-from installation.web.review_session import COOKIE, make_session
+from installation.web.review_session import COOKIE
 
-from .support import BASE, TOKEN, serve
+from .support import BASE, TOKEN, recorded_session, serve
 from .test_browser import PHONE, bright_rows, colour_box, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
@@ -42,7 +42,7 @@ def site(studio: Studio, pieces: dict[str, Piece]):
         cat.add_score(pieces["draft"].id, "aesthetic", 5.21)
         cat.add_score(pieces["draft"].id, "alignment", 0.287)
     app = create_app(WebSettings(studio=studio.root, base_url=BASE, token=TOKEN))
-    with serve(WithSession(app, make_session(TOKEN, "Ana"))) as url:
+    with serve(WithSession(app, recorded_session(studio.root))) as url:
         yield url
 
 

@@ -214,3 +214,79 @@ def test_themes_toml_edits_reach_the_queue_form(rc: TestClient, studio: Studio) 
     broken = rc.get("/review/studio")
     assert broken.status_code == 200 and "themes.toml was not read" in html.unescape(broken.text)
     assert 'value="kelp"' in broken.text  # the themes as last read stay offered
+
+
+def jobs_state(studio: Studio) -> dict[int, tuple[str, int, str]]:
+    with studio.catalog(readonly=True) as cat:
+        return {j.id: (j.status, j.priority, j.error or "") for j in cat.list_jobs()}
+
+
+def test_each_waiting_job_can_be_moved_first_or_last_or_cancelled(rc: TestClient, studio: Studio,
+                                                                  jobs: dict[str, int],
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    page = rc.get("/review/studio").text
+    token = csrf(page)
+    waiting = section(page, "Waiting")
+    for name in ("high", "low"):
+        assert f'<form method="post" action="/review/studio/jobs/{jobs[name]}" class="job-actions">' in waiting
+    assert waiting.count('value="cancel"') == 2 and "/review/studio/jobs/" not in section(page, "Running")
+    assert job_ids(waiting) == [jobs["high"], jobs["low"]]
+
+    with caplog.at_level(logging.INFO, "installation.web.routers.review_studio"):
+        r = rc.post(f"/review/studio/jobs/{jobs['low']}", data={"csrf": token, "action": "first"})
+    assert r.status_code == 303 and r.headers["location"] == f"/review/studio?job={jobs['low']}&done=first"
+    assert jobs_state(studio)[jobs["low"]] == ("queued", 4, ""), "one above the highest waiting (3)"
+    back = rc.get(r.headers["location"]).text
+    assert f"Job #{jobs['low']} moved to the front of the queue." in back
+    assert job_ids(section(back, "Waiting")) == [jobs["low"], jobs["high"]], "the order the worker takes them"
+    assert f"review: job {jobs['low']} moved to the front of the queue by Ana via review page" in caplog.messages
+
+    assert rc.post(f"/review/studio/jobs/{jobs['low']}", data={"csrf": token, "action": "last"}).status_code == 303
+    assert jobs_state(studio)[jobs["low"]] == ("queued", 2, "")
+    assert job_ids(section(rc.get("/review/studio").text, "Waiting")) == [jobs["high"], jobs["low"]]
+
+    r = rc.post(f"/review/studio/jobs/{jobs['high']}", data={"csrf": token, "action": "cancel"})
+    assert r.status_code == 303 and f"Job #{jobs['high']} cancelled." in rc.get(r.headers["location"]).text
+    assert jobs_state(studio)[jobs["high"]] == ("failed", 3, "cancelled: by Ana via review page")
+    page = rc.get("/review/studio").text
+    assert job_ids(section(page, "Waiting")) == [jobs["low"]] and jobs["high"] in job_ids(section(page, "Failed"))
+
+
+def test_moving_stays_within_the_priority_bounds(rc: TestClient, studio: Studio, jobs: dict[str, int]) -> None:
+    from installation.job_settings import PRIORITY_MAX, PRIORITY_MIN
+
+    with studio.catalog() as cat:
+        cat.set_job_priority(jobs["high"], PRIORITY_MAX)
+        cat.set_job_priority(jobs["low"], PRIORITY_MIN)
+    token = csrf(rc.get("/review/studio").text)
+    assert rc.post(f"/review/studio/jobs/{jobs['low']}", data={"csrf": token, "action": "first"}).status_code == 303
+    assert jobs_state(studio)[jobs["low"]][1] == PRIORITY_MAX, "not one above the highest: the bound"
+    with studio.catalog() as cat:
+        cat.set_job_priority(jobs["low"], PRIORITY_MIN)
+    assert rc.post(f"/review/studio/jobs/{jobs['high']}", data={"csrf": token, "action": "last"}).status_code == 303
+    assert jobs_state(studio)[jobs["high"]][1] == PRIORITY_MIN
+
+
+def test_job_actions_need_the_csrf_field_and_a_waiting_job(rc: TestClient, studio: Studio,
+                                                          jobs: dict[str, int]) -> None:
+    before = jobs_state(studio)
+    token = csrf(rc.get("/review/studio").text)
+    for bad in ({}, {"csrf": ""}, {"csrf": "0" * 64}, {"csrf": csrf_token("another-token", rc.cookies[COOKIE])}):
+        r = rc.post(f"/review/studio/jobs/{jobs['low']}", data={"action": "cancel"} | bad)
+        assert r.status_code == 403 and "stale" in r.text, bad
+    for job, action, status, message in (
+            (jobs["low"], "delete", 422, "one of first, last, cancel, not 'delete'"),
+            (jobs["running"], "cancel", 409, f"Job #{jobs['running']} is running: only a waiting job"),
+            (jobs["done"], "first", 409, "is done"),
+            (987654, "cancel", 409, "Job #987654 is gone")):
+        r = rc.post(f"/review/studio/jobs/{job}", data={"csrf": token, "action": action})
+        assert r.status_code == status and message in html.unescape(r.text), r.text
+        assert 'role="alert"' in r.text and "<h2>Running" in r.text
+    assert rc.post("/review/studio/jobs/x", data={"csrf": token, "action": "cancel"}).status_code in (400, 422)
+    assert jobs_state(studio) == before
+    with review_client(studio.root) as anonymous:
+        r = anonymous.post(f"/review/studio/jobs/{jobs['low']}", data={"csrf": token, "action": "cancel"})
+        assert r.status_code == 403
+    assert jobs_state(studio) == before
+    forged = rc.get("/review/studio?job=1&done=%3Cscript%3E").text
+    assert "Job #1" not in forged and "<script>" not in forged  # only known codes are echoed

@@ -12,9 +12,8 @@ import pytest
 from curation.catalog import Piece
 from curation.studio import Studio
 from installation.web import WebSettings, create_app
-from installation.web.review_session import make_session
 
-from .support import BASE, TOKEN, serve
+from .support import BASE, TOKEN, recorded_session, serve
 from .test_browser import PHONE, bright_rows, colour_box, screenshot
 from .test_review_browser import WithSession, _keep
 
@@ -43,7 +42,7 @@ def site(studio: Studio, pieces: dict[str, Piece]):
         cat.enqueue("a glacier under a blue sky:1 | text, watermark:-0.5", theme="glacier", priority=2)
         cat.enqueue("old-growth forest, moss:1", theme="old-growth-forest")
     app = create_app(WebSettings(studio=studio.root, base_url=BASE, token=TOKEN))
-    with serve(WithSession(app, make_session(TOKEN, "Ana"))) as url:
+    with serve(WithSession(app, recorded_session(studio.root))) as url:
         yield url
 
 
@@ -65,3 +64,40 @@ def test_studio_tab_on_a_phone(site: str, tmp_path: Path) -> None:
     thumb = colour_box(tall, DRAFT)
     assert thumb is not None, "the made piece's thumbnail is missing"
     assert 50 <= thumb[2] - thumb[0] <= 80 and abs((thumb[2] - thumb[0]) - (thumb[3] - thumb[1])) <= 3, thumb
+
+
+def test_a_waiting_job_is_moved_and_cancelled_with_a_tap(studio: Studio, pieces: dict[str, Piece],
+                                                         tmp_path: Path) -> None:
+    """In Chromium at phone width: each waiting job's buttons fit the column and are big enough for a thumb; pressing
+    them posts the form (CSRF field, form-action 'self') and comes back to the tab with the job moved or cancelled."""
+    from .cdp import Browser
+
+    with studio.catalog() as cat:
+        first = cat.enqueue("a glacier under a blue sky:1", theme="glacier", priority=2)
+        second = cat.enqueue("old-growth forest, moss:1", theme="old-growth-forest")
+    app = create_app(WebSettings(studio=studio.root, base_url=BASE, token=TOKEN))
+    with serve(WithSession(app, recorded_session(studio.root))) as url:
+        browser = Browser(tmp_path / "profile", PHONE)
+        try:
+            browser.open(f"{url}/review/studio")
+            boxes = browser.evaluate("[...document.querySelectorAll('form.job-actions button')].map(b => { "
+                                     "const r = b.getBoundingClientRect(); return [r.left, r.right, r.height]; })")
+            assert len(boxes) == 6, boxes
+            assert all(left >= 0 and right <= PHONE[0] and height >= 40 for left, right, height in boxes), boxes
+            order = "[...document.querySelectorAll('li.job.queued')].map(li => li.id)"
+            assert browser.evaluate(order) == [f"job-{first}", f"job-{second}"]
+
+            browser.click(f"#job-{second} button[value=first]")
+            assert browser.evaluate("location.pathname + location.search") == \
+                f"/review/studio?job={second}&done=first"
+            assert f"Job #{second} moved to the front of the queue." in browser.evaluate("document.body.innerText")
+            assert browser.evaluate(order) == [f"job-{second}", f"job-{first}"]
+
+            browser.click(f"#job-{first} button[value=cancel]")
+            assert f"Job #{first} cancelled." in browser.evaluate("document.body.innerText")
+            assert browser.evaluate(order) == [f"job-{second}"]
+        finally:
+            browser.close()
+    with studio.catalog(readonly=True) as cat:
+        assert cat.get_job(first).status == "failed" and cat.get_job(first).error == "cancelled: by Ana via review page"
+        assert cat.get_job(second).priority == 3 and cat.get_job(second).status == "queued"

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from curation.aesthetic import build_tower, load_scorer
-from curation.text_head import LogitsPerTextHead, build_text_head
+from curation.scorer.checkpoint import load_scorer
+from curation.scorer.text_head import LogitsPerTextHead, build_text_head
+from curation.scorer.tower import build_tower
 from installation.cli import main
 from training.scorer.data import RatedImageDataset, collate_rated, load_ratings, split_samples
 from training.scorer.synthetic import write_synthetic_ratings

@@ -10,7 +10,7 @@ import json
 import pytest
 import torch
 
-from curation.aesthetic import load_scorer
+from curation.scorer.checkpoint import load_scorer
 from training.scorer.metrics import plcc
 from training.scorer.synthetic import make_images, true_score, write_synthetic_ratings
 from training.scorer.trainer import TrainConfig, train_scorer

@@ -11,7 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from curation.aesthetic import build_tower, load_scorer
+from curation.scorer.checkpoint import load_scorer
+from curation.scorer.tower import build_tower
 from training.scorer.data import RatedImageDataset, collate_rated, load_ratings, split_samples
 from training.scorer.metrics import plcc
 from training.scorer.synthetic import write_synthetic_ratings

@@ -1,4 +1,4 @@
-"""The logits-per-text head (curation.text_head) on the tiny tower: shapes, gradients, checkpoint round trip."""
+"""The logits-per-text head (curation.scorer.text_head) on the tiny tower: shapes, gradients, checkpoint round trip."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import json
 import pytest
 import torch
 
-from curation.aesthetic import ScorerError, load_scorer
-from curation.text_head import (
+from curation.scorer.checkpoint import load_scorer
+from curation.scorer.errors import ScorerError
+from curation.scorer.text_head import (
     DEFAULT_RATING_PROMPTS,
     MAX_LOGIT_SCALE,
     LogitsPerTextHead,
@@ -47,7 +48,7 @@ def test_logits_are_clip_logits_per_text(scorer):
 
 def test_prompt_embeddings_come_from_the_tiny_text_tower(scorer):
     expected, scale, text_model = encode_prompts(scorer.tower.config, DEFAULT_RATING_PROMPTS)
-    assert text_model == "tiny" and expected.shape == (10, 32)
+    assert text_model == "tiny" and expected.shape == (10, 64)
     assert torch.equal(scorer.head.prompt_embeddings.detach(), expected)
     assert scale == pytest.approx(scorer.head.scale().item())
     # ten different prompts give ten different embeddings, the same on every call
@@ -80,7 +81,7 @@ def test_fixed_prompts_are_a_buffer_and_still_saved(tmp_path):
 
 def test_save_load_round_trip_is_exact(scorer, tmp_path):
     with torch.no_grad():
-        scorer.head.prompt_embeddings.add_(0.1 * torch.randn(10, 32))  # no longer what the text tower gives
+        scorer.head.prompt_embeddings.add_(0.1 * torch.randn(10, 64))  # no longer what the text tower gives
         scorer.head.logit_scale.fill_(3.0)
     folder = scorer.save(tmp_path / "ckpt")
     config = json.loads((folder / "scorer.json").read_text())

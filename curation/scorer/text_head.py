@@ -13,7 +13,7 @@ tower (`learn_prompts=True`, the default) or a fixed buffer; s is always learnt,
 tower itself is not kept: checkpoints hold P and log s, and `scorer.json` records the prompts and the text model.
 
     scorer = build_text_scorer("tiny")                              # or "ViT-B-32:openai"
-    scorer.save("runs/x/scorer"); load_scorer("runs/x/scorer")     # `curation.aesthetic` loads it like any head
+    scorer.save("runs/x/scorer"); load_scorer("runs/x/scorer")     # loaded like any head (`curation.scorer.checkpoint`)
 """
 
 from __future__ import annotations
@@ -21,24 +21,19 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from curation.aesthetic import (
-    N_BINS,
-    TINY_VISION_CFG,
-    AestheticScorer,
-    ClipImageTower,
-    ScorerError,
-    TowerConfig,
-    build_tower,
-    distribution_mean,
-    load_tower_perceptor,
-)
+from curation.scorer.errors import ScorerError
+from curation.scorer.heads import ConfiguredHead
+from curation.scorer.model import AestheticScorer
+from curation.scorer.ratings import N_BINS, check_embeddings, distribution_mean
+from curation.scorer.tower import ClipImageTower, TowerConfig, build_tower, load_tower_perceptor
 from generator.common.fields import known_keys
+from generator.perceptors import TINY, build_tiny
 
 TEXT_HEAD_TYPE = "logits-per-text"
 RATING_TEMPLATE = "a photo rated {} out of 10"
@@ -48,12 +43,6 @@ DEFAULT_RATING_PROMPTS: tuple[str, ...] = tuple(RATING_TEMPLATE.replace("{}", st
 MAX_LOGIT_SCALE = 100.0
 # why: open_clip's initial temperature 1/0.07; used where the text model has no trained one (the tiny tower)
 INIT_LOGIT_SCALE = 1.0 / 0.07
-
-# The tiny tower's text side: a real open_clip text tower (BPE vocabulary, so real prompts tokenise), small enough
-# to build in milliseconds; built beside TINY_VISION_CFG in one open_clip CLIP, seeded, so every machine gets the
-# same prompt embeddings. 32 tokens hold "a photo rated 10 out of 10" (9 tokens) with room for longer prompts.
-TINY_TEXT_CFG: dict[str, Any] = {"context_length": 32, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}
-
 
 def rating_prompts(spec: str | Sequence[str] | None = None) -> tuple[str, ...]:
     """Ten rating prompts, for ratings 1..10 in order.
@@ -105,7 +94,7 @@ class TextHeadConfig:
         return cls(**values)
 
 
-class LogitsPerTextHead(nn.Module):
+class LogitsPerTextHead(ConfiguredHead[TextHeadConfig]):
     """Image embeddings (B, D) -> (B, 10) softmax over CLIP's logits against the ten rating prompts.
 
     `prompt_embeddings` (10, D) is a parameter (or, with `learn_prompts=False`, a persistent buffer) and
@@ -113,7 +102,8 @@ class LogitsPerTextHead(nn.Module):
     or `load_state_dict` fills them.
     """
 
-    kind = TEXT_HEAD_TYPE
+    kind: ClassVar[str] = TEXT_HEAD_TYPE
+    config_class = TextHeadConfig
 
     def __init__(self, config: TextHeadConfig) -> None:
         super().__init__()
@@ -124,10 +114,6 @@ class LogitsPerTextHead(nn.Module):
         else:
             self.register_buffer("prompt_embeddings", init)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(config.init_logit_scale)))
-
-    @property
-    def in_dim(self) -> int:
-        return self.config.in_dim
 
     @torch.no_grad()
     def set_prompt_embeddings(self, embeddings: torch.Tensor) -> None:
@@ -142,8 +128,7 @@ class LogitsPerTextHead(nn.Module):
 
     def logits_per_text(self, embeddings: torch.Tensor) -> torch.Tensor:
         """CLIP's logits (10, B): the scaled cosine of each rating prompt with each image embedding."""
-        if embeddings.ndim != 2 or embeddings.shape[1] != self.config.in_dim:
-            raise ValueError(f"expected embeddings of shape (B, {self.config.in_dim}), got {tuple(embeddings.shape)}")
+        check_embeddings(embeddings, self.config.in_dim)
         images = F.normalize(embeddings, dim=-1)
         prompts = F.normalize(self.prompt_embeddings, dim=-1)
         return self.scale() * prompts @ images.T
@@ -160,32 +145,21 @@ class LogitsPerTextHead(nn.Module):
         return distribution_mean(self(embeddings))
 
 
-def _tiny_text_clip(embed_dim: int) -> nn.Module:
-    import open_clip
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return open_clip.CLIP(embed_dim=embed_dim, vision_cfg=dict(TINY_VISION_CFG), text_cfg=dict(TINY_TEXT_CFG))
-
-
 @torch.no_grad()
 def encode_prompts(tower: TowerConfig, prompts: Sequence[str], perceptor: Any | None = None
                    ) -> tuple[torch.Tensor, float, str]:
     """Text embeddings (10, D) of `prompts` by the text tower that belongs to this image tower, that model's
     temperature, and the text model's name.
 
-    "tiny": the tiny text tower (`TINY_TEXT_CFG`) of a seeded open_clip CLIP. "MODEL:PRETRAINED": the text tower of
-    the same weights through `generator.perceptors` (its registry, cache and offline rules). A random named tower
-    ("ViT-B-32") gets a random text tower of that model. `perceptor`: that CLIP model already loaded
-    (`curation.aesthetic.load_tower_perceptor`), so it is not loaded a second time.
+    "tiny" (and custom towers): the text tower of the seeded tiny CLIP (`generator.perceptors.build_tiny`, its
+    embedding as wide as the image tower's): a real BPE vocabulary, so real prompts tokenise, and the same prompt
+    embeddings on every machine. "MODEL:PRETRAINED": the text tower of the same weights through
+    `generator.perceptors` (its registry, cache and offline rules). A random named tower ("ViT-B-32") gets a random
+    text tower of that model. `perceptor`: that CLIP model already loaded
+    (`curation.scorer.tower.load_tower_perceptor`), so it is not loaded a second time.
     """
-    import open_clip
-
-    if tower.model == "tiny" or tower.vision_cfg is not None:
-        model = _tiny_text_clip(tower.embed_dim)
-        tokenizer = open_clip.SimpleTokenizer(context_length=int(TINY_TEXT_CFG["context_length"]))
-        emb = model.encode_text(tokenizer(list(prompts))).float()
-        return emb, INIT_LOGIT_SCALE, "tiny"
+    if tower.model == TINY or tower.vision_cfg is not None:
+        return build_tiny(embed_dim=tower.embed_dim).encode_text(list(prompts)), INIT_LOGIT_SCALE, TINY
     name = f"{tower.model}:{tower.pretrained or 'random'}"
     if perceptor is None:
         from generator.perceptors import load_perceptor

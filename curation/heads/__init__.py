@@ -1,1 +1,0 @@
-"""Registry of public aesthetic heads (registry.json); data only."""
