@@ -23,10 +23,11 @@ clusters; job, export, engagement and command writes leave it alone.
 """
 
 from curation.catalog.facade import Catalog
-from curation.catalog.jobs import LEASE_S, MAX_ATTEMPTS, PROGRESS_BUSY_MS, Accept, JobQueue, default_worker_name
+from curation.catalog.jobs import MAX_ATTEMPTS, PROGRESS_BUSY_MS, Accept, JobQueue, default_worker_name
 from curation.catalog.pieces import PieceFiles, PieceStore
 from curation.catalog.records import (
     JOB_STATUSES,
+    LEASE_S,
     PIECE_STATUSES,
     PUBLIC_STATUSES,
     REFLECTION_MAX,

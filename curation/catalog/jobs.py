@@ -21,13 +21,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from curation.catalog.database import Connection, Database
-from curation.catalog.records import CatalogConflict, CatalogError, Job, now_iso, to_json
+from curation.catalog.records import LEASE_S, CatalogConflict, CatalogError, Job, now_iso, to_json
 from curation.catalog.themes import SqlThemes
 
 PROGRESS_BUSY_MS = 1000  # why: progress is best-effort; a worker mid-piece waits at most this long for a busy catalog
-# why 120 s: four heartbeats (every lease/4) may fail in a row (a 30-75 s busy catalog, a database restart) before a
-# live worker loses its job, and a dead worker's job waits at most two minutes for another one
-LEASE_S = 120.0
 # why 5: a job dies for itself (its settings, its prompt) after two or three tries; five leaves room for a machine
 # that died under it, and out-of-memory shrinking (4 smaller retries) still fits
 MAX_ATTEMPTS = 5

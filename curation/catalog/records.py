@@ -17,9 +17,13 @@ from curation.errors import CurationError
 
 PieceStatus = Literal["generated", "accepted", "rejected", "featured"]
 JobStatus = Literal["queued", "running", "done", "failed"]
+WorkerState = Literal["running", "stopped", "silent"]
 PIECE_STATUSES: tuple[str, ...] = get_args(PieceStatus)
 PUBLIC_STATUSES = ("accepted", "featured")
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
+# why 120 s: four heartbeats (every lease/4) may fail in a row (a 30-75 s busy catalog, a database restart) before a
+# live worker loses its job, and a dead worker's job waits at most two minutes for another one
+LEASE_S = 120.0
 TITLE_MAX = 120  # why: two lines of a poster title or the gallery panel at their smallest type
 # why: about what a phone shows under the image without scrolling; the gallery panel shows its first 4 lines
 REFLECTION_MAX = 600
@@ -153,6 +157,14 @@ class WorkerInfo:
     started: str  # ISO, UTC
     seen_s: float  # seconds since its last heartbeat, by the catalog's clock
     stopped: str  # ISO, UTC, when it stopped cleanly; "" while it runs (or when it died)
+
+    @property
+    def state(self) -> WorkerState:
+        """running; stopped (cleanly); silent: no heartbeat for a lease length without a clean stop (it died, or its
+        machine is cut off)."""
+        if self.stopped:
+            return "stopped"
+        return "running" if self.seen_s <= LEASE_S else "silent"
 
     @classmethod
     def from_row(cls, row: Row) -> WorkerInfo:

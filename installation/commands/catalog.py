@@ -11,7 +11,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
-from curation.catalog import LEASE_S, Catalog, Job, Piece, WorkerInfo, duration, tidy_reflection
+from curation.catalog import Catalog, Job, Piece, WorkerInfo, duration, tidy_reflection
 from curation.catalog.database import redact
 from curation.studio import Studio
 from installation.commands._common import add_catalog_argument, add_studio_argument
@@ -175,9 +175,9 @@ def _jobs(cat: Catalog, studio: Studio, args: argparse.Namespace) -> int:
 
 def worker_state(worker: WorkerInfo) -> str:
     """'running', 'stopped <when>', or 'silent' when its heartbeat stopped without a clean stop (it died)."""
-    if worker.stopped:
+    if worker.state == "stopped":
         return f"stopped {worker.stopped}"
-    return "running" if worker.seen_s <= LEASE_S else "silent (no heartbeat: stopped without a word, or cut off)"
+    return "running" if worker.state == "running" else "silent (no heartbeat: stopped without a word, or cut off)"
 
 
 def _cancel(cat: Catalog, args: argparse.Namespace) -> int:

@@ -38,6 +38,10 @@ class Capabilities:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def __str__(self) -> str:
+        return (f"{self.device}, {self.memory_mb or '?'} MB, at most {self.max_pixels or 'any number of'} pixels, "
+                f"{len(self.models)} model file(s) here, downloads {'on' if self.downloads else 'off'}")
+
     def refusal(self, config: GenerateConfig, wanted_device: str | None) -> str | None:
         """Why this worker cannot run `config` (None: it can). `wanted_device`: the device the job itself names."""
         from generator.common.device import resolve_device

@@ -194,9 +194,7 @@ class StudioWorker:
             raise WorkerStop(f"cannot start on device {self.options.device!r}: {exc}") from exc
         self.catalog.register_worker(self.name, host=socket.gethostname(), pid=os.getpid(),
                                      device=self.capabilities.device, capabilities=self.capabilities.as_dict())
-        log.info("worker %s on %s: %s MB, at most %s pixels, %d model file(s) here, downloads %s", self.name,
-                 self.capabilities.device, self.capabilities.memory_mb or "?", self.capabilities.max_pixels or "any",
-                 len(self.capabilities.models), "on" if self.capabilities.downloads else "off")
+        log.info("worker %s: %s", self.name, self.capabilities)
         self.heartbeat.start()
 
     def can_run(self, job: Job) -> bool:
@@ -360,12 +358,7 @@ class StudioWorker:
         folder = self.studio.tmp_dir / f"job{job.id}-{uuid.uuid4().hex[:8]}"
         folder.mkdir()
         try:
-            files: dict[str, str] = {}
-            for path in (Path(p) for p in self.backend.write(folder, result).values()):
-                path = path if path.is_absolute() else folder / path
-                if path.is_file():
-                    relative = path.relative_to(folder).as_posix()
-                    files[relative.replace("/", "-")] = relative
+            written = [Path(p) for p in self.backend.write(folder, result).values()]
             metadata: dict[str, Any] = dict(result.metadata)
             metadata.setdefault("seconds", round(seconds, 3))
             metadata["worker"] = self.name
@@ -374,7 +367,7 @@ class StudioWorker:
                 metadata[STUDIO_KEY] = job.settings[STUDIO_KEY]
             pending = storing.keep(folder, self.studio.pending_dir, job_id=job.id, attempt=job.attempts,
                                    prompt=job.prompt, theme=job.theme, seed=config.seed, settings=metadata,
-                                   files=files)
+                                   written=written)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise

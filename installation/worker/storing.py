@@ -17,6 +17,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,9 +51,15 @@ class Pending:
 
 
 def keep(tmp: Path, pending_dir: Path, *, job_id: int, attempt: int, prompt: str, theme: str | None,
-         seed: int | None, settings: dict[str, Any], files: dict[str, str]) -> Pending:
-    """Turn the folder `tmp`, where a piece's files were written, into a pending piece (renamed at once, so a
-    pending folder is always whole); `files` maps names in the piece's folder to paths relative to `tmp`."""
+         seed: int | None, settings: dict[str, Any], written: Sequence[Path]) -> Pending:
+    """Turn the folder `tmp`, where a piece's files were `written` (paths in it, or relative to it), into a pending
+    piece (renamed at once, so a pending folder is always whole). Files in subfolders keep their path as their name,
+    '/' as '-'."""
+    files: dict[str, str] = {}
+    for path in (p if p.is_absolute() else tmp / p for p in written):
+        if path.is_file():
+            relative = path.relative_to(tmp).as_posix()
+            files[relative.replace("/", "-")] = relative
     write_json_atomic(tmp / PIECE_JSON, {"job_id": job_id, "prompt": prompt, "theme": theme, "seed": seed,
                                          "settings": settings, "files": files})
     pending_dir.mkdir(parents=True, exist_ok=True)
