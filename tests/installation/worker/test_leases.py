@@ -3,44 +3,14 @@ worker's job comes back to another machine's worker when its lease runs out, nev
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 from curation.studio import Studio
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[2]
-sys.path.insert(0, str(HERE))
-from worker_fakes import worker_env  # noqa: E402
-
-# argv: fakes folder, studio, options (JSON), step seconds, fault ("" or "kill-in-finish")
-WORKER = textwrap.dedent("""
-    import json, logging, os, signal, sys
-    sys.path.insert(0, sys.argv[1])
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
-    from worker_fakes import AcceptAll, FakeBackend
-    from curation.catalog.jobs import SqlJobQueue
-    from curation.studio import open_studio
-    from installation.worker import StudioWorker, WorkerOptions
-    if sys.argv[5] == "kill-in-finish":  # the piece is stored, its job not yet finished: the worst moment to die
-        SqlJobQueue.finish = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
-    studio = open_studio(sys.argv[2])
-    cat = studio.catalog()
-    options = WorkerOptions(**{"preset": "tiny", "sample": False, **json.loads(sys.argv[3])})
-    backend = FakeBackend(step_s=float(sys.argv[4]))
-    sys.exit(StudioWorker(studio, options, backend=backend, curator=AcceptAll(cat), catalog=cat).run())
-""")
-
-
-def start(studio: Studio, step_s: float = 0.0, fault: str = "", **options: object) -> subprocess.Popen:
-    env = worker_env(studio, REPO)
-    return subprocess.Popen([sys.executable, "-c", WORKER, str(HERE), str(studio.root), json.dumps(options),
-                             str(step_s), fault], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=REPO)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from worker_fakes import start_worker_process as start  # noqa: E402
 
 
 def test_a_kill_between_storing_a_piece_and_finishing_its_job_leaves_one_piece(studio: Studio) -> None:
