@@ -75,3 +75,21 @@ def test_catalog_check_lists_what_killed_workers_left(studio, capsys: pytest.Cap
     assert out[0].startswith("temporary folder cache/tmp/job3-0a1b2c3d (a worker's piece being written), 0 s old")
     assert out[1].startswith("finished piece cache/pending/job4-1-0a1b2c3d waits to be stored")
     assert out[2] == f"2 problem(s) in {studio.root}"
+
+
+def test_a_second_machine_joins_a_shared_catalog_from_the_cli(catalog_url: str, tmp_path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = str(tmp_path / "studio-a"), str(tmp_path / "studio-b")
+    assert main(["init", first, "--catalog", catalog_url]) == 0
+    assert "themes.toml (4: coral-reef" in capsys.readouterr().out  # the first machine brings the themes
+    assert main(["init", second, "--catalog", catalog_url]) == 0
+    out = capsys.readouterr().out
+    assert "catalog  postgresql://postgres@/" in out and "themes   from the catalog (4: coral-reef" in out
+    assert main(["queue", "a reef:1", "--theme", "coral-reef", "--studio", second, "--catalog", catalog_url]) == 0
+    capsys.readouterr()
+    assert main(["catalog", "jobs", "--studio", first, "--catalog", catalog_url, "--json"]) == 0
+    assert [j["prompt"] for j in json.loads(capsys.readouterr().out)] == ["a reef:1"]
+    assert main(["catalog", "jobs", "--studio", first, "--catalog", str(tmp_path / "x.sqlite")]) == 2
+    assert "takes a postgresql:// URL" in capsys.readouterr().err
+    assert main(["catalog", "jobs", "--studio", str(tmp_path / "nowhere"), "--catalog", catalog_url]) == 2
+    assert "dstrtd init" in capsys.readouterr().err
