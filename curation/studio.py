@@ -1,6 +1,9 @@
 """A studio is a folder: `catalog.sqlite`, `pieces/`, `exports/`, `themes.toml`. Standard library only.
 
-Find it with `--studio DIR`, else the `DSTRTD_STUDIO` environment variable, else the current folder.
+Find it with `--studio DIR`, else the `DSTRTD_STUDIO` environment variable, else the current folder. Its catalog is
+`catalog.sqlite` in it, or a PostgreSQL server that several machines share: `--catalog postgresql://...`, else the
+`DSTRTD_CATALOG_URL` environment variable. With a server, the folder holds this machine's copies of the pieces'
+files, its exports and work folders, and (on the artist's machine) `themes.toml`.
 """
 
 from __future__ import annotations
@@ -8,10 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from curation.catalog import Catalog, CatalogError, Theme, control_characters
+from curation.catalog.database import is_url, redact
 from generator.common.errors import PromptError
 from generator.common.files import read_text, write_text_atomic
 from generator.common.prompts import parse_prompts
@@ -19,6 +23,7 @@ from generator.common.prompts import parse_prompts
 log = logging.getLogger(__name__)
 
 ENV_VAR = "DSTRTD_STUDIO"
+CATALOG_ENV = "DSTRTD_CATALOG_URL"
 CATALOG_NAME = "catalog.sqlite"
 THEMES_NAME = "themes.toml"
 
@@ -80,10 +85,22 @@ class StudioError(CatalogError):
 @dataclass(frozen=True)
 class Studio:
     root: Path
+    catalog_url: str | None = field(default=None, repr=False)  # a postgresql:// URL (may hold a password)
 
     @property
     def catalog_path(self) -> Path:
+        """The SQLite catalog's file (unused when the catalog is on a server)."""
         return self.root / CATALOG_NAME
+
+    @property
+    def catalog_location(self) -> str | Path:
+        """What `Catalog` opens: the server's URL, else the SQLite file."""
+        return self.catalog_url or self.catalog_path
+
+    @property
+    def catalog_name(self) -> str:
+        """The catalog for messages: the file, or the URL without its password."""
+        return redact(self.catalog_url) if self.catalog_url else str(self.catalog_path)
 
     @property
     def pieces_dir(self) -> Path:
@@ -97,9 +114,29 @@ class Studio:
     def themes_path(self) -> Path:
         return self.root / THEMES_NAME
 
-    def catalog(self, readonly: bool = False) -> Catalog:
+    @property
+    def tmp_dir(self) -> Path:
+        """Where a worker writes a piece's files before they are whole (removed after an hour when left behind)."""
+        return self.root / "cache" / "tmp"
+
+    @property
+    def pending_dir(self) -> Path:
+        """Finished pieces waiting to be stored (the catalog was busy or unreachable); the next worker stores them."""
+        return self.root / "cache" / "pending"
+
+    def leftovers(self) -> list[str]:
+        """What killed or stopped workers left in this studio folder: temporary folders (with their age) and
+        finished pieces still waiting to be stored."""
+        from curation.catalog.pieces import temp_folders
+
+        out = temp_folders(self.root, "cache/tmp", "*", "a worker's piece being written")
+        out += [f"finished piece cache/pending/{p.name} waits to be stored (the catalog was busy or unreachable, or "
+                "its worker stopped); `dstrtd studio` stores it at start" for p in sorted(self.pending_dir.glob("*"))]
+        return out
+
+    def catalog(self, readonly: bool = False, *, timeout: float = 30.0) -> Catalog:
         """Open the studio's catalog (the caller closes it)."""
-        return Catalog(self.catalog_path, root=self.root, readonly=readonly)
+        return Catalog(self.catalog_location, root=self.root, readonly=readonly, timeout=timeout)
 
     def load_themes(self) -> list[Theme]:
         """Parse `themes.toml`; errors name the file, the theme and the field."""
@@ -185,28 +222,46 @@ class Studio:
         return st.st_mtime_ns, st.st_size
 
 
-def init_studio(path: str | os.PathLike[str], *, themes_toml: str | None = None) -> Studio:
-    """Make (or complete) a studio folder; an existing catalog and themes file are kept as they are."""
-    studio = Studio(Path(path).resolve())
+def catalog_url(explicit: str | None = None) -> str | None:
+    """The catalog server's URL: `explicit` (--catalog), else $DSTRTD_CATALOG_URL, else None (the studio's SQLite)."""
+    url = explicit or os.environ.get(CATALOG_ENV) or None
+    if url is not None and not is_url(url):
+        raise StudioError(f"--catalog / ${CATALOG_ENV} takes a postgresql:// URL (e.g. postgresql://dstrtd@host/dstrtd)"
+                          f", not {url!r}; a studio's own catalog is its {CATALOG_NAME}, found with --studio")
+    return url
+
+
+def init_studio(path: str | os.PathLike[str], *, themes_toml: str | None = None, catalog: str | None = None
+                ) -> Studio:
+    """Make (or complete) a studio folder; an existing catalog and themes file are kept as they are. With `catalog`
+    (a server's URL) the catalog is that one, made or brought up to date; when it holds themes already (another
+    machine's), this folder gets no default themes.toml: the themes stay where the artist edits them."""
+    studio = Studio(Path(path).resolve(), catalog_url=catalog)
     if studio.root.exists() and not studio.root.is_dir():
         raise StudioError(f"{studio.root} exists and is not a folder")
     studio.pieces_dir.mkdir(parents=True, exist_ok=True)
     studio.exports_dir.mkdir(parents=True, exist_ok=True)
-    if not studio.themes_path.exists():
+    with studio.catalog() as cat:
+        shared = catalog is not None and bool(cat.list_themes())
+    if not studio.themes_path.exists() and not shared:
         write_text_atomic(studio.themes_path, themes_toml if themes_toml is not None else DEFAULT_THEMES_TOML)
-    studio.catalog().close()
     studio.sync_themes()
-    log.info("studio ready at %s", studio.root)
+    log.info("studio ready at %s (catalog %s)", studio.root, studio.catalog_name)
     return studio
 
 
-def open_studio(path: str | os.PathLike[str] | None = None) -> Studio:
-    """The studio at `path`, else $DSTRTD_STUDIO, else the current folder; it must have been made with init."""
+def open_studio(path: str | os.PathLike[str] | None = None, catalog: str | None = None) -> Studio:
+    """The studio at `path`, else $DSTRTD_STUDIO, else the current folder; it must have been made with init. Its
+    catalog: `catalog` (a server's URL), else $DSTRTD_CATALOG_URL, else the folder's catalog.sqlite."""
     chosen = path or os.environ.get(ENV_VAR) or "."
-    studio = Studio(Path(chosen).resolve())
-    if not studio.catalog_path.is_file():
+    studio = Studio(Path(chosen).resolve(), catalog_url=catalog_url(catalog))
+    if studio.catalog_url is not None:
+        if not studio.root.is_dir():
+            raise StudioError(f"no studio folder at {studio.root} for the catalog {studio.catalog_name}; make it with "
+                              f"`dstrtd init {chosen} --catalog URL`")
+    elif not studio.catalog_path.is_file():
         raise StudioError(
             f"no studio at {studio.root} (no {CATALOG_NAME}); make one with `dstrtd init {chosen}` "
-            f"or point --studio / ${ENV_VAR} at an existing one")
+            f"or point --studio / ${ENV_VAR} at an existing one (or --catalog / ${CATALOG_ENV} at a catalog server)")
     return studio
 

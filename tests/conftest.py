@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pgserver  # noqa: E402  (tests/pgserver.py)
 
 # Keep the two cores of a CI machine for the test itself, and never reach a model hub.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -38,3 +44,35 @@ def studio(tmp_path: Path):
     from curation.studio import init_studio
 
     return init_studio(tmp_path / "studio")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[pgserver.PostgresServer]:
+    """One throwaway PostgreSQL server for the whole session (tests/pgserver.py); skips, saying why, only where
+    PostgreSQL or psycopg is not installed (CI installs both)."""
+    reason = pgserver.why_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    # why mkdtemp: a short path in /tmp that the postgres user can reach (pytest's tmp folders are root's, 0700)
+    with pgserver.running(Path(tempfile.mkdtemp(prefix="dstrtd-pg-"))) as server:
+        yield server
+
+
+@pytest.fixture()
+def catalog_url(postgres_server: pgserver.PostgresServer) -> Iterator[str]:
+    """A fresh, migrated catalog database on the session's server, dropped after the test."""
+    url = postgres_server.create()
+    yield url
+    postgres_server.drop(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Both catalog backends, one after the other."""
+    return request.param
+
+
+@pytest.fixture()
+def studio_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """None for SQLite (the studio's own catalog.sqlite), else a fresh catalog database's URL."""
+    return request.getfixturevalue("catalog_url") if backend == "postgresql" else None

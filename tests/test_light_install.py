@@ -24,11 +24,12 @@ def _requirement_name(spec: str) -> str:
 
 
 def test_display_requirements_follow_pyproject() -> None:
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + project["optional-dependencies"]["postgres"]
     pinned = {_requirement_name(d): d.replace(" ", "") for d in deps}
     lines = [line.strip() for line in REQUIREMENTS.read_text().splitlines() if line.strip() and line[0] != "#"]
     assert {_requirement_name(x) for x in lines} == {"pygame-ce", "qrcode", "instaloader", "fastapi", "uvicorn",
-                                                     "numpy", "pillow", "filelock"}
+                                                     "numpy", "pillow", "filelock", "psycopg", "psycopg-pool"}
     for line in lines:
         assert pinned[_requirement_name(line)] == line.replace(" ", ""), f"{line} differs from pyproject.toml"
     assert not {_requirement_name(x) for x in lines} & {"torch", "torchvision", "open-clip-torch", "kornia"}

@@ -9,39 +9,57 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from curation.catalog.database import Database
-from curation.catalog.display_commands import SqliteDisplayCommands
-from curation.catalog.jobs import JobQueue, SqliteJobQueue
-from curation.catalog.pieces import PieceFiles, PieceStore, SqlitePieceStore
-from curation.catalog.publication import SqlitePublication
-from curation.catalog.records import CatalogError, Decision, Job, Piece, Score, Theme
-from curation.catalog.scores import SqliteScores
-from curation.catalog.themes import SqliteThemes
+from curation.catalog.database import Connection, Database, is_url, open_database
+from curation.catalog.display_commands import SqlDisplayCommands
+from curation.catalog.jobs import LEASE_S, MAX_ATTEMPTS, Accept, JobQueue, SqlJobQueue
+from curation.catalog.pieces import PieceFiles, PieceStore, SqlPieceStore
+from curation.catalog.publication import SqlPublication
+from curation.catalog.records import CatalogError, Decision, Job, Piece, Score, Theme, WorkerInfo
+from curation.catalog.scores import SqlScores
+from curation.catalog.themes import SqlThemes
+from curation.catalog.workers import SqlWorkers
 
 
 class Catalog:
-    """One studio's catalog (SQLite, WAL). Open with `Catalog(path)`; use as a context manager or call `close()`.
+    """One studio's catalog. Open with `Catalog(location)`, a SQLite file's path (the default, WAL) or a
+    `postgresql://` URL; use as a context manager or call `close()`. `root` is the studio folder the pieces' files
+    are named from (by default the SQLite file's folder).
 
     Connections are per instance and not shared between threads; each worker process opens its own.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
-                 readonly: bool = False, timeout: float = 30.0) -> None:
-        self._db = Database(path, readonly=readonly, timeout=timeout)
-        self.path = self._db.path
-        self.root = Path(root) if root is not None else self.path.parent
+    def __init__(self, location: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
+                 readonly: bool = False, timeout: float = 30.0, database: Database | None = None) -> None:
+        if root is None and is_url(location):
+            raise CatalogError("a catalog on a database server needs the studio folder its pieces are kept in (root)")
+        # `database`: a connection opened by the caller (a pool's), else one of its own
+        self._db = database or open_database(location, readonly=readonly, timeout=timeout)
+        self.location = location
+        self.path: Path | None = None if is_url(location) else Path(location)  # the SQLite file
+        self.root = Path(root) if root is not None else Path(location).parent
         self.readonly = readonly
-        self._themes = SqliteThemes(self._db)
-        self._jobs: JobQueue = SqliteJobQueue(self._db, self._themes)
-        self._pieces: PieceStore = SqlitePieceStore(self._db, self._themes, self.root)
-        self._scores = SqliteScores(self._db)
-        self._publication = SqlitePublication(self._db)
-        self._commands = SqliteDisplayCommands(self._db)
+        self.timeout = timeout
+        self._themes = SqlThemes(self._db)
+        self._jobs: JobQueue = SqlJobQueue(self._db, self._themes)
+        self._pieces: PieceStore = SqlPieceStore(self._db, self._themes, self.root)
+        self._scores = SqlScores(self._db)
+        self._publication = SqlPublication(self._db)
+        self._commands = SqlDisplayCommands(self._db)
+        self._workers = SqlWorkers(self._db)
+
+    @property
+    def backend(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self._db.kind
+
+    def reopen(self, *, timeout: float | None = None) -> Catalog:
+        """A second, independent connection to the same catalog (another thread's, e.g. a worker's heartbeat)."""
+        return Catalog(self.location, root=self.root, readonly=self.readonly,
+                       timeout=self.timeout if timeout is None else timeout)
 
     # -- plumbing (database.py) ---------------------------------------------------------------------------------
 
@@ -55,8 +73,8 @@ class Catalog:
         self.close()
 
     @contextlib.contextmanager
-    def transaction(self, *, visible: bool = True) -> Iterator[sqlite3.Connection]:
-        """A raw write transaction (BEGIN IMMEDIATE); `visible` moves the gallery's revision (see `Database`)."""
+    def transaction(self, *, visible: bool = True) -> Iterator[Connection]:
+        """A raw write transaction (`?` placeholders); `visible` moves the gallery's revision (see `Database`)."""
         with self._db.transaction(visible=visible) as db:
             yield db
 
@@ -68,17 +86,19 @@ class Catalog:
         return self._db.revision()
 
     def abspath(self, relative: str) -> Path:
-        """The absolute path of a file named relative to the studio root; refuses paths that leave the studio."""
+        """The absolute path of a file named relative to the studio root; refuses paths that leave the studio. A
+        piece's file that this machine lacks is fetched from a shared (PostgreSQL) catalog first."""
+        root = self.root.resolve()
         path = (self.root / relative).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        if not path.is_relative_to(root):
             raise CatalogError(f"path {relative!r} leaves the studio {self.root}")
+        self._pieces.ensure_local(path.relative_to(root).as_posix())
         return path
 
     def check(self) -> list[str]:
-        """Consistency problems: SQLite integrity, pieces whose file is missing or whose checksum differs, and
-        piece folders that have no catalog row."""
-        ok = self._db.execute("PRAGMA integrity_check").fetchone()[0]
-        return ([] if ok == "ok" else [f"sqlite integrity: {ok}"]) + self._pieces.check()
+        """Consistency problems: the database's own integrity, jobs that owned two pieces, pieces whose file is
+        missing or whose checksum differs, piece folders with no catalog row, temporary folders of killed writers."""
+        return self._db.integrity_problems() + self._jobs.duplicates() + self._pieces.check()
 
     # -- themes (themes.py) -------------------------------------------------------------------------------------
 
@@ -102,17 +122,50 @@ class Catalog:
                 priority: int = 0) -> int:
         return self._jobs.enqueue(prompt, theme=theme, settings=settings, priority=priority)
 
-    def claim_job(self, worker: str | None = None) -> Job | None:
-        return self._jobs.claim(worker)
+    def claim_job(self, worker: str | None = None, *, lease: float = LEASE_S, max_attempts: int = MAX_ATTEMPTS,
+                  accept: Accept | None = None) -> Job | None:
+        return self._jobs.claim(worker, lease=lease, max_attempts=max_attempts, accept=accept)
 
-    def set_job_progress(self, job_id: int, step: int, steps: int, loss: float | None) -> bool:
-        return self._jobs.set_progress(job_id, step, steps, loss)
+    def claim_jobs(self, worker: str | None, n: int, *, lease: float = LEASE_S, max_attempts: int = MAX_ATTEMPTS,
+                   accept: Accept | None = None) -> list[Job]:
+        return self._jobs.claim_many(worker, n, lease=lease, max_attempts=max_attempts, accept=accept)
+
+    def renew_job(self, job_id: int, worker: str) -> bool:
+        return self._jobs.renew(job_id, worker)
+
+    def reap_jobs(self, max_attempts: int = MAX_ATTEMPTS, *, worker: str | None = None) -> int:
+        return self._jobs.reap(max_attempts, worker=worker)
+
+    def set_job_progress(self, job_id: int, step: int, steps: int, loss: float | None, *, worker: str | None = None
+                         ) -> bool:
+        return self._jobs.set_progress(job_id, step, steps, loss, worker=worker)
 
     def finish_job(self, job_id: int, piece_id: int | None) -> None:
         self._jobs.finish(job_id, piece_id)
 
-    def fail_job(self, job_id: int, error: str, *, requeue: bool, settings: Mapping[str, Any] | None = None) -> None:
-        self._jobs.fail(job_id, error, requeue=requeue, settings=settings)
+    def release_job(self, job_id: int, reason: str, *, worker: str | None = None) -> bool:
+        return self._jobs.release(job_id, reason, worker=worker)
+
+    def store_piece(self, job_id: int, files: PieceFiles, *, prompt: str, theme: str | None = None,
+                    seed: int | None = None, settings: Mapping[str, Any] | None = None, image_name: str = "image.png"
+                    ) -> tuple[Piece, bool]:
+        """Store the piece a job made and finish the job, in one transaction: both happen or neither does, whatever
+        crashes where. A job that is done already (another worker finished it after this one's lease expired) keeps
+        its piece: returns (that piece, False) and stores nothing; else (the new piece, True)."""
+        with self._db.transaction(visible=False):
+            job = self._jobs.lock(job_id)
+            if job.status == "done" and job.piece_id is not None:
+                existing = self._pieces.get(job.piece_id)
+                if existing is not None:
+                    return existing, False
+            piece = self._pieces.add(files, prompt=prompt, theme=theme, seed=seed, settings=settings, job_id=job_id,
+                                     image_name=image_name)
+            self._jobs.finish(job_id, piece.id)
+        return piece, True
+
+    def fail_job(self, job_id: int, error: str, *, requeue: bool, settings: Mapping[str, Any] | None = None,
+                 worker: str | None = None) -> bool:
+        return self._jobs.fail(job_id, error, requeue=requeue, settings=settings, worker=worker)
 
     def requeue_running(self, worker: str | None = None) -> int:
         return self._jobs.requeue_running(worker)
@@ -129,6 +182,24 @@ class Catalog:
     def list_jobs(self, status: str | None = None, *, limit: int | None = None, newest_first: bool = False
                   ) -> list[Job]:
         return self._jobs.find(status, limit=limit, newest_first=newest_first)
+
+    # -- the workers (workers.py) -------------------------------------------------------------------------------
+
+    def register_worker(self, name: str, *, host: str, pid: int, device: str, capabilities: Mapping[str, Any]
+                        ) -> None:
+        self._workers.register(name, host=host, pid=pid, device=device, capabilities=capabilities)
+
+    def heartbeat(self, worker: str, job_id: int | None) -> bool:
+        """Worker `worker` is alive and runs `job_id`: its row and its lease on that job are renewed. False when the
+        job is no longer its own (its lease expired and another took it, or it ended)."""
+        self._workers.beat(worker, job_id)
+        return job_id is None or self._jobs.renew(job_id, worker)
+
+    def worker_stopped(self, worker: str) -> None:
+        self._workers.stopped(worker)
+
+    def list_workers(self) -> list[WorkerInfo]:
+        return self._workers.all()
 
     # -- the piece store (pieces.py) ----------------------------------------------------------------------------
 

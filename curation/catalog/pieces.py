@@ -2,7 +2,9 @@
 
 A piece's files are written into a temporary folder and renamed into place before its row commits, so a reader never
 sees half a piece; a writer killed between the rename and the commit leaves a folder with no row, which `check`
-reports and `remove_orphans` sets aside. Every write here moves the gallery's revision: the gallery shows pieces.
+reports and `remove_orphans` sets aside. On PostgreSQL the files also go into the catalog as bytes in the row's
+transaction (piece_files.py), and the folder is this machine's copy, fetched on first use (`ensure_local`) by every
+other machine. Every write here moves the gallery's revision: the gallery shows pieces.
 """
 
 from __future__ import annotations
@@ -10,25 +12,26 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sqlite3
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from curation.catalog.database import Database
+from curation.catalog import piece_files
+from curation.catalog.database import Connection, Database
 from curation.catalog.records import (
     CatalogError,
     Piece,
     check_piece_status,
     checked_reflection,
     checked_title,
+    duration,
     now_iso,
     slugify,
     to_json,
 )
-from curation.catalog.themes import SqliteThemes
+from curation.catalog.themes import SqlThemes
 from generator.common.files import move_dir, sha256_file
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,8 @@ class PieceStore(Protocol):
 
     def remove_orphans(self, older_than_s: float = 3600.0) -> list[Path]: ...
 
+    def ensure_local(self, relative: str) -> None: ...
+
     def check(self) -> list[str]: ...
 
 
@@ -87,13 +92,14 @@ def _fill_folder(folder: Path, files: PieceFiles, image_name: str) -> None:
         os.fsync(f.fileno())
 
 
-class SqlitePieceStore:
+class SqlPieceStore:
     """Pieces in the catalog's `pieces` table, their files under `root/pieces/`."""
 
-    def __init__(self, db: Database, themes: SqliteThemes, root: Path) -> None:
+    def __init__(self, db: Database, themes: SqlThemes, root: Path) -> None:
         self._db = db
         self._themes = themes
         self.root = root
+        self.files_in_db = db.kind == "postgresql"  # shared by machines: the bytes travel with the row
 
     @property
     def pieces_dir(self) -> Path:
@@ -120,27 +126,27 @@ class SqlitePieceStore:
             base = slugify(title or theme or prompt.split(":")[0], 24)
             with self._db.transaction(visible=True) as db:
                 slug = self._free_slug(db, base, digest)
-                move_dir(tmp, self.pieces_dir / slug)
-                try:
-                    cur = db.execute(
-                        """INSERT INTO pieces (slug, file, sha256, theme, prompt, seed, settings, status, title,
-                             width, height, job_id, created, updated)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                        (slug, f"pieces/{slug}/{image_name}", digest, theme, prompt, seed,
-                         to_json(dict(settings or {})), status, title, width, height, job_id, now_iso(), now_iso()),
-                    )
-                except BaseException:
-                    move_dir(self.pieces_dir / slug, tmp)
-                    raise
-                piece_id = int(cur.lastrowid)
-        except BaseException:
+                piece_id = int(db.execute(
+                    """INSERT INTO pieces (slug, file, sha256, theme, prompt, seed, settings, status, title,
+                         width, height, job_id, created, updated)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                    (slug, f"pieces/{slug}/{image_name}", digest, theme, prompt, seed,
+                     to_json(dict(settings or {})), status, title, width, height, job_id, now_iso(), now_iso()),
+                ).fetchone()[0])
+                if self.files_in_db:
+                    piece_files.store(db, piece_id, tmp)
+                dest = self.pieces_dir / slug
+                move_dir(tmp, dest)
+                # why here: the folder is in place before the row commits; a rollback (here or in a transaction
+                # this one joined, e.g. the job's finish) takes it away again
+                self._db.on_rollback(lambda: shutil.rmtree(dest, ignore_errors=True))
+                piece = self.get(piece_id)
+        finally:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        piece = self.get(piece_id)
         assert piece is not None
         return piece
 
-    def _free_slug(self, db: sqlite3.Connection, base: str, digest: str) -> str:
+    def _free_slug(self, db: Connection, base: str, digest: str) -> str:
         """`base-` and the first 6 hex of the image's sha256, longer while a row or a folder has it already."""
         n = 6
         slug = f"{base}-{digest[:n]}"
@@ -258,17 +264,43 @@ class SqlitePieceStore:
                 touched.append(p)
         return touched
 
+    def ensure_local(self, relative: str) -> None:
+        """Make sure this machine has the piece file `relative` (`pieces/<slug>/<name>`): on a shared catalog a
+        missing one is fetched from it; on SQLite the folder is the store and nothing happens."""
+        if self.files_in_db and not (self.root / relative).is_file():
+            piece_files.fetch(self._db, self.root, relative)
+
     def check(self) -> list[str]:
-        """Pieces whose file is missing or whose checksum differs, and piece folders that have no catalog row."""
-        problems = []
+        """Pieces whose file is missing or whose checksum differs (on a shared catalog: its stored bytes, and this
+        machine's copy where it has one), piece folders that have no catalog row, and the temporary folders of
+        writers killed mid-piece (with their age)."""
+        problems = piece_files.check(self._db) if self.files_in_db else []
         for piece in self.find():
             path = self.root / piece.file
             if not path.is_file():
-                problems.append(f"piece {piece.slug}: file {piece.file} is missing")
+                if not self.files_in_db:  # on a shared catalog a copy is made when it is first needed
+                    problems.append(f"piece {piece.slug}: file {piece.file} is missing")
             elif sha256_file(path) != piece.sha256:
-                problems.append(f"piece {piece.slug}: file {piece.file} does not match its sha256")
+                problems.append(f"piece {piece.slug}: file {piece.file} does not match its sha256"
+                                + ("; delete this machine's copy to fetch it again" if self.files_in_db else ""))
         for folder in self._rowless_folders():
             problems.append(f"folder pieces/{folder.name} has no catalog row (a writer was killed mid-piece); "
                             "`dstrtd studio` moves such folders to pieces/.orphaned/ after an hour")
+        problems += temp_folders(self.root, "pieces", ".tmp-*", "a piece being written")
         return problems
 
+
+def temp_folders(root: Path, folder: str, pattern: str, what: str) -> list[str]:
+    """One line per temporary folder in `root/folder` matching `pattern`, with its age: left by a process killed
+    while it wrote (or one writing now, when it is young)."""
+    parent = root / folder
+    now = time.time()
+    out = []
+    for p in sorted(parent.glob(pattern)) if parent.is_dir() else []:
+        try:
+            age = now - p.stat().st_mtime
+        except OSError:  # removed meanwhile by its writer
+            continue
+        out.append(f"temporary folder {folder}/{p.name} ({what}), {duration(age)} old: left by a process killed "
+                   f"mid-write, unless one is writing it now; `dstrtd studio` removes it after an hour")
+    return out

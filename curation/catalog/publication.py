@@ -10,7 +10,7 @@ from curation.catalog.database import Database
 from curation.catalog.records import from_json, now_iso, to_json
 
 
-class SqlitePublication:
+class SqlPublication:
     def __init__(self, db: Database) -> None:
         self._db = db
 
@@ -18,10 +18,10 @@ class SqlitePublication:
                    details: Mapping[str, Any] | None = None) -> int:
         """Record an export (poster, social, instagram publication with its shortcode as `external_id`, ...)."""
         with self._db.transaction(visible=False) as db:
-            cur = db.execute(
-                "INSERT INTO exports (piece_id, kind, path, external_id, details, created) VALUES (?, ?, ?, ?, ?, ?)",
-                (piece_id, kind, path, external_id, to_json(dict(details or {})), now_iso()))
-            return int(cur.lastrowid)
+            return int(db.execute(
+                "INSERT INTO exports (piece_id, kind, path, external_id, details, created) VALUES (?, ?, ?, ?, ?, ?) "
+                "RETURNING id", (piece_id, kind, path, external_id, to_json(dict(details or {})), now_iso())
+            ).fetchone()[0])
 
     def exports(self, piece_id: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
         clauses, params = [], []

@@ -17,9 +17,13 @@ from curation.errors import CurationError
 
 PieceStatus = Literal["generated", "accepted", "rejected", "featured"]
 JobStatus = Literal["queued", "running", "done", "failed"]
+WorkerState = Literal["running", "stopped", "silent"]
 PIECE_STATUSES: tuple[str, ...] = get_args(PieceStatus)
 PUBLIC_STATUSES = ("accepted", "featured")
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
+# why 120 s: four heartbeats (every lease/4) may fail in a row (a 30-75 s busy catalog, a database restart) before a
+# live worker loses its job, and a dead worker's job waits at most two minutes for another one
+LEASE_S = 120.0
 TITLE_MAX = 120  # why: two lines of a poster title or the gallery panel at their smallest type
 # why: about what a phone shows under the image without scrolling; the gallery panel shows its first 4 lines
 REFLECTION_MAX = 600
@@ -31,6 +35,15 @@ class CatalogError(CurationError):
     """A problem with the catalog or with what was asked of it; the message says what and how to fix it."""
 
 
+class CatalogUnavailable(CatalogError):
+    """The catalog is busy (SQLite's write lock held too long) or unreachable (the PostgreSQL server down, the network
+    gone): nothing was written, and the same call may succeed later."""
+
+
+class CatalogConflict(CatalogError):
+    """The catalog refused a write that breaks one of its rules (a constraint): nothing was written."""
+
+
 class Row(Protocol):
     """A database row read by column name."""
 
@@ -39,6 +52,18 @@ class Row(Protocol):
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def duration(seconds: float) -> str:
+    """A duration as people read it: 45 -> '45 s', 754 -> '12 min', 7530 -> '2 h 5 min', 200000 -> '2 d 7 h'."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"
 
 
 def to_json(value: Any) -> str:
@@ -98,6 +123,7 @@ class Job:
     steps: int = 0
     loss: float | None = None
     progressed: str = ""  # when `step` was recorded (ISO, UTC)
+    lease_until: float | None = None  # while running: epoch seconds (the catalog's clock) its worker holds it until
 
     @property
     def fraction(self) -> float | None:
@@ -114,7 +140,37 @@ class Job:
             piece_id=row["piece_id"], created=row["created"], updated=row["updated"], priority=row["priority"],
             step=int(progress.get("step", 0)), steps=int(progress.get("steps", 0)),
             loss=None if loss is None else float(loss), progressed=str(progress.get("updated", "")),
+            lease_until=row["lease_until"],
         )
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A worker as the catalog last heard of it (workers.py): what it runs on, what it runs now, its last heartbeat."""
+
+    name: str
+    host: str
+    pid: int
+    device: str
+    capabilities: dict[str, Any]  # what it can run: device memory, models on disk, largest size (see the worker)
+    job_id: int | None
+    started: str  # ISO, UTC
+    seen_s: float  # seconds since its last heartbeat, by the catalog's clock
+    stopped: str  # ISO, UTC, when it stopped cleanly; "" while it runs (or when it died)
+
+    @property
+    def state(self) -> WorkerState:
+        """running; stopped (cleanly); silent: no heartbeat for a lease length without a clean stop (it died, or its
+        machine is cut off)."""
+        if self.stopped:
+            return "stopped"
+        return "running" if self.seen_s <= LEASE_S else "silent"
+
+    @classmethod
+    def from_row(cls, row: Row) -> WorkerInfo:
+        return cls(name=row["name"], host=row["host"], pid=row["pid"], device=row["device"],
+                   capabilities=from_json(row["capabilities"]), job_id=row["job_id"], started=row["started"],
+                   seen_s=max(0.0, float(row["seen_s"])), stopped=row["stopped"])
 
 
 @dataclass(frozen=True)

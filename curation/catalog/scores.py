@@ -14,7 +14,7 @@ from curation.catalog.database import Database
 from curation.catalog.records import PIECE_STATUSES, CatalogError, Decision, Score, from_json, now_iso, to_json
 
 
-class SqliteScores:
+class SqlScores:
     def __init__(self, db: Database) -> None:
         self._db = db
 
@@ -57,7 +57,7 @@ class SqliteScores:
     def clusters(self, run: str | None = None) -> dict[int, int]:
         """piece id -> label for `run`, or for the most recent run when None."""
         if run is None:
-            row = self._db.execute("SELECT run FROM clusters ORDER BY created DESC, rowid DESC LIMIT 1").fetchone()
+            row = self._db.execute("SELECT run FROM clusters ORDER BY created DESC, run DESC LIMIT 1").fetchone()
             if row is None:
                 return {}
             run = row["run"]

@@ -8,7 +8,7 @@ from curation.catalog.database import Database
 from curation.catalog.records import CatalogError, Theme, now_iso
 
 
-class SqliteThemes:
+class SqlThemes:
     def __init__(self, db: Database) -> None:
         self._db = db
 

@@ -10,6 +10,14 @@ from pathlib import Path
 def add_studio_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--studio", default=None,
                         help="studio folder (default: $DSTRTD_STUDIO, else the current folder)")
+    add_catalog_argument(parser)
+
+
+def add_catalog_argument(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    parser.add_argument("--catalog", default=default, metavar="URL",
+                        help="the studio's catalog on a PostgreSQL server shared by several machines, e.g. "
+                             "postgresql://dstrtd@host/dstrtd (default: $DSTRTD_CATALOG_URL, else the studio's own "
+                             "catalog.sqlite)")
 
 
 class RunLogFile:

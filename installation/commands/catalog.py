@@ -1,5 +1,5 @@
 """`dstrtd catalog list|show|jobs|check|accept|feature|reject|title|reflection`: read a studio's catalog and record
-the artist's own decisions, titles and reflections (no torch)."""
+the artist's own decisions, titles and reflections; `catalog jobs cancel|priority` manage the queue (no torch)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
-from curation.catalog import Catalog, Job, Piece, tidy_reflection
+from curation.catalog import Catalog, Job, Piece, WorkerInfo, duration, tidy_reflection
+from curation.catalog.database import redact
 from curation.studio import Studio
-from installation.commands._common import add_studio_argument
+from installation.commands._common import add_catalog_argument, add_studio_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,12 +30,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_studio_argument(p)
     p.add_argument("slug")
     p.add_argument("--json", action="store_true")
-    p = sub.add_parser("jobs", help="list the studio's jobs")
+    p = sub.add_parser("jobs", help="list the studio's jobs and workers; cancel or reprioritise queued jobs")
     add_studio_argument(p)
     p.add_argument("--status", default=None, help="queued, running, done or failed")
     p.add_argument("--json", action="store_true")
+    verbs = p.add_subparsers(dest="job_action", metavar="VERB")
+    v = verbs.add_parser("cancel", help="take queued jobs out of the queue (kept, as failed: cancelled)")
+    v.add_argument("ids", nargs="+", type=int, metavar="ID")
+    v.add_argument("--reason", default="", help="why, kept in the job's error")
+    v = verbs.add_parser("priority", help="move a queued job up (higher runs first) or down the queue")
+    v.add_argument("id", type=int, metavar="ID")
+    v.add_argument("priority", type=int, metavar="N")
+    for v in verbs.choices.values():  # --studio after the verb too; SUPPRESS keeps one given before it
+        v.add_argument("--studio", default=argparse.SUPPRESS, help="studio folder (as before the verb)")
+        add_catalog_argument(v, default=argparse.SUPPRESS)
     p = sub.add_parser("check", help="check the catalog against the files on disk")
     add_studio_argument(p)
+    p = sub.add_parser("migrate", help="copy the studio's SQLite catalog, with its pieces' files, onto an empty "
+                                       "PostgreSQL database that several machines share (the studio is left as it is)")
+    p.add_argument("--studio", default=None, help="studio folder (default: $DSTRTD_STUDIO, else the current folder)")
+    p.add_argument("--to", required=True, metavar="URL", help="the new catalog, e.g. postgresql://dstrtd@host/dstrtd")
     for action in DECISIONS:
         p = sub.add_parser(action, help=f"{action} pieces by hand (recorded with your reason; the curators leave "
                                         "decided pieces alone)")
@@ -91,7 +106,9 @@ def piece_dict(piece: Piece) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from curation.studio import open_studio
 
-    studio = open_studio(args.studio)
+    if args.action == "migrate":
+        return _migrate(args)
+    studio = open_studio(args.studio, args.catalog)
     action = _decide if args.action in DECISIONS else ACTIONS[args.action]
     with studio.catalog() as cat:
         return action(cat, studio, args)
@@ -134,21 +151,84 @@ def _show(cat: Catalog, studio: Studio, args: argparse.Namespace) -> int:
 
 
 def _jobs(cat: Catalog, studio: Studio, args: argparse.Namespace) -> int:
+    if args.job_action == "cancel":
+        return _cancel(cat, args)
+    if args.job_action == "priority":
+        cat.set_job_priority(args.id, args.priority)
+        print(f"job {args.id}: priority {args.priority}; {_queue_place(cat, args.id)}")
+        return 0
     jobs = cat.list_jobs(args.status)
+    workers = cat.list_workers()
     if args.json:
         print(json.dumps([dataclasses.asdict(j) for j in jobs], indent=2, default=str))
         return 0
     rows = [[str(j.id), j.status, str(j.attempts), j.theme or "-", j.worker or "-", job_progress(j),
              j.prompt if len(j.prompt) <= 48 else j.prompt[:45] + "...", j.error] for j in jobs]
     print(table(rows, ["id", "status", "attempts", "theme", "worker", "progress", "prompt", "error"]))
+    if workers:
+        print()
+        rows = [[w.name, w.host or "-", w.device or "-", str(w.job_id) if w.job_id is not None else "-",
+                 f"{duration(w.seen_s)} ago", worker_state(w)] for w in workers]
+        print(table(rows, ["worker", "host", "device", "job", "heartbeat", "state"]))
     return 0
 
 
+def worker_state(worker: WorkerInfo) -> str:
+    """'running', 'stopped <when>', or 'silent' when its heartbeat stopped without a clean stop (it died)."""
+    if worker.state == "stopped":
+        return f"stopped {worker.stopped}"
+    return "running" if worker.state == "running" else "silent (no heartbeat: stopped without a word, or cut off)"
+
+
+def _cancel(cat: Catalog, args: argparse.Namespace) -> int:
+    """Cancel every ID, all checked first: a wrong id or a running job cancels nothing."""
+    from installation.errors import CommandError
+
+    for job_id in args.ids:
+        job = cat.get_job(job_id)
+        if job is None:
+            raise CommandError(f"no job with id {job_id}; see `dstrtd catalog jobs`; nothing was cancelled")
+        if job.status != "queued":
+            raise CommandError(f"job {job_id} is {job.status}; only a queued job can be cancelled; nothing was "
+                               "cancelled")
+    for job_id in args.ids:
+        cat.cancel_job(job_id, args.reason)
+        print(f"job {job_id}: cancelled" + (f" ({args.reason.strip()})" if args.reason.strip() else ""))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    """Copy the studio's own SQLite catalog to a server and show the comparison of every table."""
+    from curation.catalog.transfer import migrate
+    from curation.studio import catalog_url, open_studio
+
+    # the source is this folder's own file, whatever $DSTRTD_CATALOG_URL says
+    studio = dataclasses.replace(open_studio(args.studio), catalog_url=None)
+    if not studio.catalog_path.is_file():
+        from installation.errors import CommandError
+
+        raise CommandError(f"no SQLite catalog at {studio.catalog_path} to copy")
+    url = catalog_url(args.to)
+    assert url is not None
+    compared = migrate(studio.catalog_path, studio.root, url)
+    rows = [[c.table, str(c.rows), str(c.copied), c.checksum[:12], "same" if c.same else "DIFFERENT"]
+            for c in compared]
+    print(table(rows, ["table", "studio", "copied", "sha256", "check"]))
+    print(f"copied {studio.catalog_path} to {redact(url)}; the studio is left as it was. Use the new catalog with "
+          f"--catalog URL or DSTRTD_CATALOG_URL=URL (on every machine: `dstrtd init DIR --catalog URL`)")
+    return 0
+
+
+def _queue_place(cat: Catalog, job_id: int) -> str:
+    queued = [j.id for j in sorted(cat.list_jobs("queued"), key=lambda j: (-j.priority, j.id))]
+    return f"runs {queued.index(job_id) + 1} of {len(queued)} in the queue" if job_id in queued else "not queued"
+
+
 def _check(cat: Catalog, studio: Studio, args: argparse.Namespace) -> int:
-    problems = cat.check()
+    problems = cat.check() + studio.leftovers()
     for p in problems:
         print(p)
-    print(f"{len(problems)} problem(s) in {studio.catalog_path}")
+    print(f"{len(problems)} problem(s) in {studio.root}")
     return 1 if problems else 0
 
 

@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     from curation.selection import load_policy
     from curation.studio import open_studio
 
-    studio = open_studio(args.studio)
+    studio = open_studio(args.studio, args.catalog)
     studio.sync_themes()
     policy = load_policy(args.policy, studio.root)
     with studio.catalog() as cat:

@@ -44,11 +44,11 @@ def run(args: argparse.Namespace) -> int:
     elif args.profile:
         source = InstaloaderSource(args.profile, session_file=args.session_file, login=args.login)
     elif args.export_ratings:
-        return _export_ratings(open_studio(args.studio), args)
+        return _export_ratings(open_studio(args.studio, args.catalog), args)
     else:
         raise EngagementError("give --profile NAME (or --from-json PATH for saved posts, or --export-ratings CSV)")
     config = config_from_args(ReadbackConfig, args)
-    studio = open_studio(args.studio)
+    studio = open_studio(args.studio, args.catalog)
     studio.sync_themes()  # why: posts are matched to pieces by their theme's caption
     with studio.catalog() as catalog:
         report = read_engagement(catalog, source, config)

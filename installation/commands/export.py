@@ -102,7 +102,7 @@ def _progress(total: int, unit: str) -> Iterator[Callable[[int, int, Any], None]
 def _open(args: argparse.Namespace) -> Any:
     from curation.studio import open_studio
 
-    studio = open_studio(args.studio)
+    studio = open_studio(args.studio, args.catalog)
     studio.sync_themes()  # why: posts and posters carry the themes' current reflection, facts and hashtags
     return studio
 

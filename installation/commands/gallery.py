@@ -38,6 +38,7 @@ def config_from_args(args: argparse.Namespace):  # -> GalleryConfig (imported la
 
 
 def run(args: argparse.Namespace) -> int:
+    from curation.studio import open_studio
     from installation.gallery.app import GalleryApp
 
-    return GalleryApp(args.studio, config_from_args(args)).run()
+    return GalleryApp(open_studio(args.studio, args.catalog), config_from_args(args)).run()

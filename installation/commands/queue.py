@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.count < 1:
         raise CommandError("--count must be at least 1")
-    studio = open_studio(args.studio)
+    studio = open_studio(args.studio, args.catalog)
     studio.sync_themes()  # why: the artist edits themes.toml; a queued theme takes its current prompts
     settings = generator_overrides(args)
     if args.preset:

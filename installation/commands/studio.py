@@ -40,4 +40,4 @@ def run(args: argparse.Namespace) -> int:
     from installation.worker import run_worker
 
     options = config_from_args(WorkerOptions, args, overrides=generator_overrides(args))
-    return run_worker(open_studio(args.studio), options)
+    return run_worker(open_studio(args.studio, args.catalog), options)

@@ -35,9 +35,9 @@ def settings_from_args(args: argparse.Namespace):  # -> WebSettings, imported la
     from curation.studio import open_studio
     from installation.web.settings import WebSettings, token_from_env
 
-    studio = open_studio(args.studio)
+    studio = open_studio(args.studio, args.catalog)
     return WebSettings(studio=studio.root, base_url=base_url(args.base_url), token=token_from_env(args.token),
-                       trusted_proxies=tuple(args.trusted_proxies))
+                       trusted_proxies=tuple(args.trusted_proxies), catalog=studio.catalog_url)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pygame
 
-from curation.catalog import Catalog
 from curation.studio import Studio, open_studio
 from installation.gallery.config import GalleryConfig, GalleryError
 from installation.gallery.images import Prepared
@@ -140,13 +139,13 @@ class GalleryApp:
     # -- life cycle ---------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        with Catalog(self.studio.catalog_path, root=self.studio.root) as catalog:
+        with self.studio.catalog() as catalog:
             catalog.revision()  # a missing or newer catalog fails here, with its own message, before any window
         fonts = choose_display_font(self.config.font)  # a missing --font FILE fails here too, before any window
         self.screen, self._physical = open_display(self.config)
         self.renderer = Renderer(self.screen, self.config, physical_px=self._physical, fonts=fonts)
         self.preloader = Preloader(self._decode) if self._decode else Preloader()
-        self.watcher = CatalogWatcher(self.studio.catalog_path, self.studio.root, poll=self.config.poll,
+        self.watcher = CatalogWatcher(self.studio.catalog_location, self.studio.root, poll=self.config.poll,
                                       score_curator=self.config.score_curator)
         self.started = True
 

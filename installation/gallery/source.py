@@ -1,8 +1,10 @@
 """The gallery's view of the catalog: the showable pieces, and a thread that watches for changes and commands.
 
-The watcher has its own SQLite connection on its own thread, so a busy catalog (the studio writing, a slow disk)
-never stalls a crossfade. Each `poll` seconds it reads `Catalog.revision()` (one row) and takes the display's
-commands; it re-reads the pieces only when the revision moved.
+The watcher has its own catalog connection on its own thread, so a busy catalog (the studio writing, a slow disk, a
+far server) never stalls a crossfade. Each `poll` seconds it reads `Catalog.revision()` (one row) and takes the
+display's commands; it re-reads the pieces only when the revision moved (on a PostgreSQL catalog, fetching the files
+this machine has no copy of yet). While the catalog is unreachable the display keeps the last set it read, and the
+watcher connects again at each poll.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation.catalog import PUBLIC_STATUSES, Catalog, CatalogError
+from curation.catalog import PUBLIC_STATUSES, Catalog, CatalogError, CatalogUnavailable
+from curation.catalog.database import redact
 from curation.photos import piece_photo
 from curation.public import clipped, piece_reflection, piece_title
 from installation.gallery.order import PieceInfo
@@ -48,6 +51,8 @@ def read_pieces(catalog: Catalog, score_curator: str = "aesthetic") -> list[Piec
     for piece in catalog.list_pieces(PUBLIC_STATUSES):
         try:
             path = catalog.abspath(piece.file)
+        except CatalogUnavailable:
+            raise  # the whole read fails and the display keeps its last set, rather than show fewer pieces
         except CatalogError as exc:
             log.warning("piece %s skipped: %s", piece.slug, exc)
             continue
@@ -75,7 +80,9 @@ class CatalogWatcher:
 
     def __init__(self, catalog_path: str | os.PathLike[str], root: str | os.PathLike[str], *, poll: float = 1.0,
                  score_curator: str = "aesthetic") -> None:
-        self.catalog_path, self.root = Path(catalog_path), Path(root)
+        # a SQLite file, or a catalog server's URL (named without its password in the log)
+        self.catalog_path, self.root = catalog_path, Path(root)
+        self._name = redact(str(catalog_path))
         self.poll_seconds = poll
         self.score_curator = score_curator
         self._updates: queue.SimpleQueue[Update] = queue.SimpleQueue()
@@ -118,7 +125,7 @@ class CatalogWatcher:
                 message = f"{type(exc).__name__}: {exc}"
                 if message != self._last_error:
                     log.warning("cannot read the catalog %s (%s); trying again every %.0f s",
-                                self.catalog_path, message, self.poll_seconds)
+                                self._name, message, self.poll_seconds)
                     self._last_error = message
                 if catalog is not None:
                     catalog.close()

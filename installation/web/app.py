@@ -222,7 +222,7 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, CatalogSource]]:
-        catalogs = CatalogSource.open(settings.studio)
+        catalogs = CatalogSource.open(settings.studio, settings.catalog)
         log.info("serving studio %s as %s (control %s)%s", catalogs.studio.root, settings.base_url,
                  "enabled" if settings.control_enabled else "disabled: no token",
                  f"; under the sub-path {settings.root_path}: requests are answered with or without it"

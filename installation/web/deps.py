@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 
 from curation.catalog import PUBLIC_STATUSES, Catalog, CatalogError, Piece
+from curation.catalog.pool import CatalogPool
 from curation.studio import Studio, open_studio
 from installation.web.settings import TOKEN_ENV, WebSettings
 
@@ -26,35 +27,37 @@ IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
 class CatalogSource:
     """The studio's catalog for the web app: checked (and migrated) once when the app starts, then opened per use.
 
-    sqlite3 connections belong to the thread that opened them and FastAPI runs `def` routes on a pool of threads,
-    so each request opens its own connection (about half a millisecond) instead of sharing one. Public pages read
-    through read-only connections; only the control endpoints write.
+    FastAPI runs `def` routes on a pool of threads, so each request gets its own connection (`CatalogPool`: a new
+    SQLite one, about half a millisecond, or a pooled PostgreSQL one that reconnects on its own after an outage).
+    Public pages read through read-only connections; only the control endpoints write.
     """
 
     def __init__(self, studio: Studio) -> None:
         self.studio = studio
         self._pieces_dir = studio.pieces_dir.resolve()
+        self._pool = CatalogPool(studio.catalog_location, studio.root)
 
     @classmethod
-    def open(cls, root: Path) -> CatalogSource:
-        studio = open_studio(root)
+    def open(cls, root: Path, catalog: str | None = None) -> CatalogSource:
+        studio = open_studio(root, catalog)
         with studio.catalog():  # read-write once: brings an older schema up to date before readers open it
             pass
         return cls(studio)
 
     def close(self) -> None:
-        """Nothing is held between requests; kept so the lifespan reads like every other resource's."""
+        self._pool.close()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Catalog]:
-        with self.studio.catalog(readonly=True) as cat:
+        with self._pool.open(readonly=True) as cat:
             yield cat
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Catalog]:
-        if not self.studio.catalog_path.is_file():  # a read-write open would quietly make a new, empty catalog
+        # a read-write open of a gone SQLite file would quietly make a new, empty catalog
+        if self.studio.catalog_url is None and not self.studio.catalog_path.is_file():
             raise CatalogError(f"the catalog {self.studio.catalog_path} has gone")
-        with self.studio.catalog() as cat:
+        with self._pool.open(readonly=False) as cat:
             yield cat
 
     def piece_file(self, cat: Catalog, piece: Piece, name: str | None = None) -> Path | None:

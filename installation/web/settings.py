@@ -39,6 +39,7 @@ class WebSettings:
     # is published under behind a reverse proxy ("https://museum.example/dstrtd": every link starts with /dstrtd).
     base_url: str = "http://localhost:8000"
     token: str | None = field(default=None, repr=False)  # None: control endpoints answer 403
+    catalog: str | None = field(default=None, repr=False)  # a catalog server's URL (may hold a password); None: SQLite
     max_body_bytes: int = 64 * 1024  # why: control requests are a few hundred bytes; more is a mistake or an attack
     page_size: int = 24  # why: a multiple of 2, 3 and 4, so the index grid's rows are full on phone and desktop
     # Reverse proxies whose X-Forwarded-For is believed (addresses or networks: "127.0.0.1", "10.0.0.0/8"); none by

@@ -3,6 +3,8 @@
     options.py   WorkerOptions (one `dstrtd studio` option per field), Outcome, WorkerStop
     backend.py   the seams: Backend (the generator; PipelineBackend is the real one) and PieceCurator
     loop.py      StudioWorker: claim -> generate -> store -> curate, signals, theme refresh, progress
+    storing.py   a finished piece kept on disk until it is stored, retried while the catalog is busy
+    heartbeat.py the thread that renews the lease on the current job
     failures.py  NaN restarts, out-of-memory retries, unloadable weights, jobs of dead workers
 
 Not to be confused with `curation.studio`, the studio folder the worker works in.

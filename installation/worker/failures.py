@@ -6,7 +6,10 @@
   (size x0.75, cutn /2), recorded in its settings; at the smallest size it fails.
 - missing or corrupt weights: the job goes back to the queue (it is not at fault) and the worker stops with a clear
   message and exit code 2, instead of failing every job in turn. A job that names its own models fails alone.
-- kill -9: at start, jobs left 'running' by this worker name, or by a dead process on this machine, are requeued.
+- kill -9: the dead worker's lease runs out and the next claim, by any worker on any machine, returns its job to the
+  queue (jobs.py), or fails it with the reason once it has used its attempts. At start, a worker takes back at once
+  the jobs left running under its own name or by a dead process of this machine (no need to wait for the lease).
+- the lease lost while the worker lives (a stalled machine): the heartbeat notices, and the job is dropped.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import secrets
 import socket
 from typing import TYPE_CHECKING, Any
 
-from curation.catalog import Catalog, Job
+from curation.catalog import MAX_ATTEMPTS, Catalog, Job
 from installation.worker.backend import empty_cuda_cache, is_oom
 from installation.worker.options import STUDIO_KEY, Outcome, WorkerOptions, WorkerStop
 
@@ -52,19 +55,20 @@ def model_names(config: GenerateConfig) -> ModelNames:
 class Failures:
     """Records each failure on its job and decides: fail it, put it back (changed), or stop the worker."""
 
-    def __init__(self, catalog: Catalog, options: WorkerOptions) -> None:
+    def __init__(self, catalog: Catalog, options: WorkerOptions, worker: str) -> None:
         self.catalog = catalog
         self.options = options
+        self.worker = worker
         self.default_models: ModelNames | None = None  # the worker's own; set once they loaded at start
 
     def fail(self, job: Job, error: str) -> Outcome:
         log.error("job %d failed: %s", job.id, error)
-        self.catalog.fail_job(job.id, error, requeue=False)
+        self.catalog.fail_job(job.id, error, requeue=False, worker=self.worker)
         return Outcome(job.id, "failed", error=error)
 
     def _requeue(self, job: Job, error: str, settings: dict[str, Any]) -> Outcome:
         log.warning("job %d: %s", job.id, error)
-        self.catalog.fail_job(job.id, error, requeue=True, settings=settings)
+        self.catalog.fail_job(job.id, error, requeue=True, settings=settings, worker=self.worker)
         return Outcome(job.id, "requeued", error=error)
 
     def non_finite(self, job: Job, config: GenerateConfig, exc: BaseException) -> Outcome:
@@ -105,7 +109,7 @@ class Failures:
         message = f"cannot load the models ({type(exc).__name__}: {exc})"
         if self.default_models is not None and model_names(config) != self.default_models:
             return self.fail(job, message)  # only this job names those models
-        self.catalog.fail_job(job.id, f"{message}; requeued, the worker stopped", requeue=True)
+        self.catalog.release_job(job.id, f"{message}; requeued, the worker stopped", worker=self.worker)
         raise WorkerStop(f"{message}. The job was put back in the queue and the worker stopped; fix the weights "
                          f"(`dstrtd weights verify`) and start it again") from exc
 
@@ -126,14 +130,16 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def requeue_stale(catalog: Catalog, worker: str) -> int:
-    """Requeue jobs left 'running' by `worker` itself or by a process of this machine that no longer exists."""
-    n = catalog.requeue_running(worker)
+def requeue_stale(catalog: Catalog, worker: str, max_attempts: int = MAX_ATTEMPTS) -> int:
+    """Take back at once the jobs left 'running' by `worker` itself (an earlier run of the same name) or by a process
+    of this machine that no longer exists: requeued, or failed at the attempts cap. The fast path; jobs of workers
+    on other machines come back when their lease expires."""
+    n = catalog.reap_jobs(max_attempts, worker=worker)
     host = socket.gethostname()
     for name in sorted({j.worker for j in catalog.list_jobs("running")}):
         w_host, _, pid = name.rpartition(":")
         if w_host == host and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-            n += catalog.requeue_running(name)
+            n += catalog.reap_jobs(max_attempts, worker=name)
     if n:
-        log.warning("requeued %d job(s) left running by a stopped worker", n)
+        log.warning("took back %d job(s) left running by a stopped worker", n)
     return n

@@ -1,10 +1,13 @@
 """The studio loop: claim a job (or sample one from the themes) -> generate -> store the piece -> curate it.
 
-    claim -> `Backend.run` (VQGAN+CLIP) -> `Backend.write` into a temporary folder -> `Catalog.add_piece` (atomic)
-    -> finish the job -> score, align, cluster, deduplicate, decide
+    claim (with a lease) -> `Backend.run` (VQGAN+CLIP) -> `Backend.write` into a folder kept until the piece is
+    stored (storing.py) -> `Catalog.store_piece` (the piece and the job's end in one transaction, retried while the
+    catalog is busy) -> score, align, cluster, deduplicate, decide
 
 SIGTERM / SIGINT end the current step, put the job back in the queue and exit with code 0. Several workers (one per
-GPU, `--device cuda:N`) can share one studio: claims are transactions. What goes wrong is handled in `failures.py`.
+GPU, `--device cuda:N`, on one machine or many) share one catalog: claims are transactions, a heartbeat thread
+renews the lease on the current job (heartbeat.py), and a dead worker's job returns to the queue when its lease
+expires. What goes wrong is handled in `failures.py`.
 """
 
 from __future__ import annotations
@@ -12,25 +15,29 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import random
 import secrets
 import shutil
 import signal
-import sqlite3
-import tempfile
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from curation.catalog import Catalog, Job, Piece, default_worker_name
+from curation.catalog import Catalog, CatalogUnavailable, Job, Piece, default_worker_name
 from curation.defaults import RandomCurators, check_curators
 from curation.studio import Studio, StudioError
+from installation.worker import storing
 from installation.worker.backend import Backend, PieceCurator, PipelineBackend, is_oom, make_config, parse_job_prompts
+from installation.worker.capabilities import Capabilities, detect
 from installation.worker.failures import Failures, model_names, requeue_stale
-from installation.worker.options import STUDIO_KEY, Outcome, WorkerInterrupted, WorkerOptions, WorkerStop
+from installation.worker.heartbeat import Heartbeat
+from installation.worker.options import STUDIO_KEY, JobLost, Outcome, WorkerInterrupted, WorkerOptions, WorkerStop
 
 if TYPE_CHECKING:
     from curation.curator import CurationRow
@@ -57,13 +64,16 @@ class StudioWorker:
 
             self.options = dataclasses.replace(self.options, preset=DEFAULT_PRESET)
         self.name = self.options.worker or default_worker_name()
-        self.failures = Failures(self.catalog, self.options)
+        self.failures = Failures(self.catalog, self.options, self.name)
         self._curator = curator
         self._stop = threading.Event()
         self._stop_reason = ""
         self._rng = random.Random(self.options.sample_seed)
         self.outcomes: list[Outcome] = []
         self._themes_stamp: tuple[int, int] | None = None
+        self.heartbeat = Heartbeat(self.catalog, self.name, self.options.lease / 4)
+        self.capabilities: Capabilities | None = None  # known once it starts
+        self._left: set[int] = set()  # jobs it could not run, logged once
 
     # -- control ----------------------------------------------------------------------------------------------------
 
@@ -141,24 +151,29 @@ class StudioWorker:
             if strict:
                 raise WorkerStop(str(exc)) from exc
             log.warning("%s; keeping the themes as they were until the file is fixed", exc)
-        # why only now: a sync cut short by a busy catalog (sqlite3.OperationalError) is tried again next time
+        # why only now: a sync cut short by a busy catalog (CatalogUnavailable) is tried again next time
         self._themes_stamp = stamp
 
     def startup(self) -> None:
-        """Recover from a crash (stale jobs, temporary folders), load the default models, curate leftovers."""
+        """Say who this worker is, recover from a crash (stale jobs, temporary folders, pieces waiting to be stored),
+        load the default models, curate leftovers."""
         if self.options.curate:  # why first: refused before minutes of loading models
             try:
                 check_curators(self.options.scorer, self.options.encoder, allow_random=self.options.random_curators)
             except RandomCurators as exc:
                 raise WorkerStop(f"{exc}; or run with --no-curate") from exc
+        self._register()
         self.refresh_themes(strict=True)
         if self.options.requeue_running:
             n = self.catalog.requeue_running()
             if n:
                 log.warning("requeued %d job(s) left running", n)
-        requeue_stale(self.catalog, self.name)
+        requeue_stale(self.catalog, self.name, self.options.max_attempts)
         self.catalog.remove_orphans()
-        self._remove_old_tmp()
+        storing.remove_old(self.studio.tmp_dir, TMP_MAX_AGE_S)
+        for job_id, piece in storing.store_waiting(self.catalog, self.studio.pending_dir, self._stop,
+                                                   self.options.retry):
+            self.outcomes.append(Outcome(job_id, "done", piece=piece))
         base = self.base_config()
         self.failures.default_models = model_names(base)
         try:
@@ -176,19 +191,31 @@ class StudioWorker:
                 log.info("curating %d piece(s) left undecided", len(leftovers))
                 self._curate(leftovers)
 
-    def _tmp_root(self) -> Path:
-        return self.studio.root / "cache" / "tmp"
+    def _register(self) -> None:
+        """Say who this worker is and what it can run (capabilities.py), then keep saying it is alive."""
+        device = str(self.base_config().device)  # a bad preset or override says so here, as the CLI's error
+        try:
+            self.capabilities = detect(device, self.options.max_pixels)
+        except Exception as exc:
+            raise WorkerStop(f"cannot start on device {self.options.device!r}: {exc}") from exc
+        self.catalog.register_worker(self.name, host=socket.gethostname(), pid=os.getpid(),
+                                     device=self.capabilities.device, capabilities=self.capabilities.as_dict())
+        log.info("worker %s: %s", self.name, self.capabilities)
+        self.heartbeat.start()
 
-    def _remove_old_tmp(self) -> None:
-        """Folders a killed worker left while writing a piece."""
-        tmp_root = self._tmp_root()
-        if not tmp_root.is_dir():
-            return
-        cutoff = time.time() - TMP_MAX_AGE_S
-        for p in tmp_root.iterdir():
-            with contextlib.suppress(OSError):
-                if p.stat().st_mtime < cutoff:
-                    shutil.rmtree(p, ignore_errors=True)
+    def can_run(self, job: Job) -> bool:
+        """Whether this worker can run `job` (its size, device and models); one that cannot is left to others."""
+        if self.capabilities is None:
+            return True
+        try:
+            config = self.job_config(job)
+        except Exception:  # settings that make no config fail with their reason wherever they run
+            return True
+        why = self.capabilities.refusal(config, job.settings.get("device"))
+        if why is not None and job.id not in self._left:
+            log.info("job %d left for another worker: %s", job.id, why)
+            self._left.add(job.id)
+        return why is None
 
     # -- the loop ---------------------------------------------------------------------------------------------------
 
@@ -202,6 +229,9 @@ class StudioWorker:
                 log.error("%s", exc)
                 return exc.exit_code
             finally:
+                self.heartbeat.stop()
+                with contextlib.suppress(Exception):
+                    self.catalog.worker_stopped(self.name)
                 if self._own_catalog:
                     self.catalog.close()
 
@@ -217,26 +247,35 @@ class StudioWorker:
             job = None
             try:
                 self.refresh_themes()
-                job = self.catalog.claim_job(self.name)
+                job = self.claim()
                 if job is None and self.options.sample:
                     self.sample_job()
-                    job = self.catalog.claim_job(self.name)
+                    job = self.claim()
                 if job is None:
                     if self.options.idle_exit:
                         log.info("queue empty: exiting (%d job(s) finished)", self._finished())
                         break
                     self._stop.wait(self.options.poll)
                     continue
-                self.outcomes.append(self.process(job))
-            except sqlite3.OperationalError as exc:  # e.g. locked longer than the busy timeout: wait, go on
-                log.error("catalog unavailable (%s); retrying in %.0f s", exc, self.options.poll)
-                if job is not None:
-                    with contextlib.suppress(sqlite3.Error):
-                        self.catalog.fail_job(job.id, f"catalog error: {exc}; requeued", requeue=True)
+                self.heartbeat.working_on(job.id)
+                try:
+                    self.outcomes.append(self.process(job))
+                finally:
+                    self.heartbeat.working_on(None)
+            except CatalogUnavailable as exc:  # locked longer than the busy timeout, or unreachable: wait, go on
+                log.error("%s; retrying in %.0f s", exc, self.options.poll)
+                if job is not None:  # else its lease runs out and any worker takes it back
+                    with contextlib.suppress(CatalogUnavailable):
+                        self.catalog.fail_job(job.id, f"catalog error: {exc}; requeued", requeue=True,
+                                              worker=self.name)
                 self._stop.wait(self.options.poll)
         if self.stopping:
             log.info("stopped: %s", self._stop_reason)
         return 0
+
+    def claim(self) -> Job | None:
+        return self.catalog.claim_job(self.name, lease=self.options.lease, max_attempts=self.options.max_attempts,
+                                      accept=self.can_run)
 
     def sample_job(self) -> int | None:
         """Queue a prompt from the theme with the fewest pieces (ties broken at random); returns the job id."""
@@ -271,8 +310,10 @@ class StudioWorker:
         try:
             result = self.backend.run(config, self._on_step(job, config))
         except WorkerInterrupted:
-            self.catalog.fail_job(job.id, f"{self._stop_reason}; requeued", requeue=True)
+            self.catalog.release_job(job.id, f"{self._stop_reason}; requeued", worker=self.name)
             return Outcome(job.id, "interrupted", error=self._stop_reason)
+        except JobLost as exc:
+            return Outcome(job.id, "lost", error=str(exc))
         except NonFiniteLoss as exc:
             return self.failures.non_finite(job, config, exc)
         except Exception as exc:
@@ -282,9 +323,10 @@ class StudioWorker:
             return self.failures.fail(job, f"{type(exc).__name__}: {exc}")
         if self.stopping:  # the last step ran: keep the piece rather than throw the work away
             log.info("job %d: finished its last step while stopping; storing it", job.id)
-        piece = self._store(job, config, result, time.monotonic() - started)
-        if piece is None:
-            return Outcome(job.id, "failed", error="could not store the piece")
+        outcome = self._store(job, config, result, time.monotonic() - started)
+        if outcome.status != "done" or outcome.piece is None:
+            return outcome
+        piece = outcome.piece
         decision = None
         if self.options.curate:
             rows = self._curate([piece])
@@ -301,6 +343,8 @@ class StudioWorker:
                 self._record_progress(job, step.index + 1, steps, step.loss)
             if self.stopping:
                 raise WorkerInterrupted(self._stop_reason)
+            if self.heartbeat.lost(job.id):
+                raise JobLost(f"job {job.id} was taken back from this worker (its lease expired)")
 
         return on_step
 
@@ -308,37 +352,45 @@ class StudioWorker:
         """Tell the catalog how far the job is (the review page's Studio tab, `dstrtd catalog jobs`). Best-effort:
         a failed write (a busy catalog, a full disk) is logged and the piece goes on."""
         try:
-            self.catalog.set_job_progress(job.id, min(step, steps), steps, loss)
+            self.catalog.set_job_progress(job.id, min(step, steps), steps, loss, worker=self.name)
         except Exception as exc:
             log.warning("job %d: could not record its progress (%s: %s); generating on", job.id,
                         type(exc).__name__, exc)
 
-    def _store(self, job: Job, config: GenerateConfig, result: Result, seconds: float) -> Piece | None:
-        """Write the piece's files, add it to the catalog and finish the job; None (the job failed) if it cannot."""
-        tmp_root = self._tmp_root()
-        tmp_root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=f"job{job.id}-", dir=tmp_root) as tmp:
-            folder = Path(tmp)
-            files: dict[str, Path] = {}
-            for path in (Path(p) for p in self.backend.write(folder, result).values()):
-                path = path if path.is_absolute() else folder / path
-                if path.is_file():
-                    files[path.relative_to(folder).as_posix().replace("/", "-")] = path
+    def _store(self, job: Job, config: GenerateConfig, result: Result, seconds: float) -> Outcome:
+        """Write the piece's files, keep them until they are stored, then store the piece and finish the job in one
+        transaction, waiting out a busy or unreachable catalog (storing.py)."""
+        self.studio.tmp_dir.mkdir(parents=True, exist_ok=True)
+        folder = self.studio.tmp_dir / f"job{job.id}-{uuid.uuid4().hex[:8]}"
+        folder.mkdir()
+        try:
+            written = [Path(p) for p in self.backend.write(folder, result).values()]
             metadata: dict[str, Any] = dict(result.metadata)
             metadata.setdefault("seconds", round(seconds, 3))
             metadata["worker"] = self.name
             metadata["job_id"] = job.id
             if job.settings.get(STUDIO_KEY):
                 metadata[STUDIO_KEY] = job.settings[STUDIO_KEY]
-            try:
-                piece = self.catalog.add_piece(files, prompt=job.prompt, theme=job.theme, seed=config.seed,
-                                               settings=metadata, job_id=job.id)
-            except Exception as exc:
-                self.failures.fail(job, f"could not store the piece: {type(exc).__name__}: {exc}")
-                return None
-        self.catalog.finish_job(job.id, piece.id)
+            pending = storing.keep(folder, self.studio.pending_dir, job_id=job.id, attempt=job.attempts,
+                                   prompt=job.prompt, theme=job.theme, seed=config.seed, settings=metadata,
+                                   written=written)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        try:
+            stored = storing.store(self.catalog, pending, self._stop, self.options.retry)
+        except Exception as exc:
+            self.failures.fail(job, f"could not store the piece: {type(exc).__name__}: {exc}")
+            return Outcome(job.id, "failed", error="could not store the piece")
+        if stored is None:
+            return Outcome(job.id, "interrupted", error=f"{self._stop_reason}; the piece waits in {pending.folder}")
+        piece, created = stored
+        if not created:
+            log.warning("job %d was finished by another worker meanwhile (piece %s); this run's piece is dropped",
+                        job.id, piece.slug)
+            return Outcome(job.id, "lost", piece=piece, error="finished by another worker")
         log.info("job %d: piece %s in %.1f s", job.id, piece.slug, seconds)
-        return piece
+        return Outcome(job.id, "done", piece=piece)
 
     def _curate(self, pieces: list[Piece]) -> list[CurationRow]:
         try:

@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from curation.catalog import Piece
+from curation.catalog import LEASE_S, MAX_ATTEMPTS, Piece
 from curation.defaults import DEFAULT_ENCODER, DEFAULT_SCORER, ENCODER_HELP, RANDOM_HELP, SCORER_HELP
 from generator.common.fields import setting
 from installation.errors import InstallationError
 
 STUDIO_KEY = "studio"  # job settings key for the worker's own bookkeeping (not a generator setting)
-OutcomeStatus = Literal["done", "failed", "requeued", "interrupted"]
+# "lost": its lease expired (the worker seemed dead) and another worker took the job, or finished it, meanwhile
+OutcomeStatus = Literal["done", "failed", "requeued", "interrupted", "lost"]
 
 
 class WorkerStop(InstallationError):
@@ -22,6 +23,10 @@ class WorkerStop(InstallationError):
 
 class WorkerInterrupted(InstallationError):
     """Raised inside a generation step when a stop was requested (SIGTERM)."""
+
+
+class JobLost(InstallationError):
+    """Raised inside a generation step when the worker no longer holds the job (its lease expired meanwhile)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,14 @@ class WorkerOptions:
     log_every: int = setting(0, "log and record progress every N steps", metavar="N", show="ten times a piece")
     requeue_running: bool = setting(False, "at start, requeue every job left 'running' (only when no other worker "
                                            "is running)")
+    lease: float = setting(LEASE_S, "seconds a claimed job stays this worker's without a heartbeat; a dead "
+                                    "worker's job goes back to the queue after this", metavar="S")
+    max_attempts: int = setting(MAX_ATTEMPTS, "attempts of one job before it fails with its last error (a job "
+                                              "that keeps dying)", metavar="N")
+    max_pixels: int | None = setting(None, "largest width x height this worker takes; bigger jobs are left to "
+                                           "others", metavar="N", show="from the GPU's memory; no limit on CPU")
+    retry: float = setting(1.0, "seconds before storing a finished piece again in a busy or unreachable catalog "
+                                "(doubling, up to a minute; the piece waits on disk)", metavar="S")
 
 
 @dataclass(frozen=True)

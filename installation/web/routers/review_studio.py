@@ -18,9 +18,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from curation.catalog import Catalog, CatalogError, Job, Theme
+from curation.catalog import Catalog, CatalogError, Job, Theme, WorkerInfo, duration
 from curation.public import short_text, theme_title
-from curation.studio import StudioError
 from installation.job_settings import PRIORITY_MAX, PRIORITY_MIN, JobSettingsError, check_job
 from installation.web.deps import CatalogsDep, SettingsDep, valid_slug
 from installation.web.render import Safe, fragment, join, render
@@ -39,6 +38,7 @@ DONE_SHOWN = 5
 QUEUED_SHOWN = 30  # why: the rest is one "and N more" line; a phone needs no 500-row list
 REFRESH_S = 30  # why: the worker records progress every ~10 % of a piece, i.e. every 10-60 s on a GPU
 PROMPT_SHOWN = 90
+WORKERS_SHOWN = 12  # why: a weekend's rented machines; older, stopped ones are in `dstrtd catalog jobs`
 # A waiting job's buttons: value -> label. First/last move it before/after every other waiting job (a priority one
 # above the highest, one below the lowest, within the queue's bounds); cancel keeps it, as failed with the reason.
 JOB_ACTIONS = {"first": "Run first", "last": "Run last", "cancel": "Cancel"}
@@ -57,18 +57,6 @@ def _when(iso: str) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
-def duration(seconds: float) -> str:
-    """45 -> '45 s', 754 -> '12 min', 7530 -> '2 h 5 min', 200000 -> '2 d 7 h'."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min"
-    if s < 86400:
-        return f"{s // 3600} h {s % 3600 // 60} min"
-    return f"{s // 86400} d {s % 86400 // 3600} h"
 
 
 def _since(iso: str, now: datetime) -> str:
@@ -135,6 +123,13 @@ def _done(cat: Catalog, job: Job, settings: WebSettings, now: datetime) -> Safe:
                     id=job.id, theme=job.theme or "no theme", since=_since(job.updated, now), status=status, made=made)
 
 
+def _worker(worker: WorkerInfo) -> Safe:
+    job = f"job #{worker.job_id}" if worker.job_id is not None else "no job"
+    return fragment('<li class="worker $state"><p><strong>$name</strong> <span class="muted">$host · $device · $job · '
+                    'last heard $seen ago · $state</span></p></li>', state=worker.state, name=worker.name,
+                    host=worker.host or "?", device=worker.device or "?", job=job, seen=duration(worker.seen_s))
+
+
 def _section(items: list[Safe], empty: str) -> Safe:
     if not items:
         return fragment('<p class="muted">$e</p>', e=empty)
@@ -150,6 +145,7 @@ def studio_page(settings: WebSettings, cat: Catalog, session: Session, *, notice
     queued = sorted(cat.list_jobs("queued"), key=lambda j: (-j.priority, j.id))
     failed = cat.list_jobs("failed", limit=FAILED_SHOWN, newest_first=True)
     done = cat.list_jobs("done", limit=DONE_SHOWN, newest_first=True)
+    workers = cat.list_workers()  # on every machine, the most recently heard first
     more = len(queued) - QUEUED_SHOWN
     queue_list = _section([_queued(j, now, settings, session) for j in queued[:QUEUED_SHOWN]],
                           "Nothing waiting: an idle worker samples a theme with the fewest pieces.")
@@ -171,6 +167,8 @@ def studio_page(settings: WebSettings, cat: Catalog, session: Session, *, notice
         "review_studio.html", tabs=tab_links(settings, cat, "studio"), notice=notice, form=form,
         running=_section([_running(j, now) for j in running], "No job running. Is `dstrtd studio` started?"),
         n_running=len(running), queued=queue_list, n_queued=len(queued),
+        workers=_section([_worker(w) for w in workers[:WORKERS_SHOWN]], "No worker has started on this catalog yet."),
+        n_workers=sum(w.state == "running" for w in workers),
         failed=_section([_failed(j, now) for j in failed], "No failed jobs."),
         done=_section([_done(cat, j, settings, now) for j in done], "No pieces made yet."),
         name=session.name, refresh=REFRESH_S, checked=now.strftime("%H:%M:%S UTC"))
@@ -185,7 +183,7 @@ def _sync_themes(catalogs: Any) -> Safe:
     (the themes as last read are shown)."""
     try:
         catalogs.studio.sync_themes()
-    except (StudioError, sqlite3.Error, OSError) as exc:
+    except (CatalogError, sqlite3.Error, OSError) as exc:  # StudioError, CatalogUnavailable
         log.warning("review: themes.toml not synced (%s)", exc)
         return fragment('<p class="error" role="alert">themes.toml was not read ($e); the themes as last read are '
                         'shown.</p>', e=short_text(str(exc), 300))

@@ -1,4 +1,4 @@
-"""A catalog with one theme, and small PNG files to add as pieces."""
+"""A catalog with one theme on each backend (SQLite, then a real PostgreSQL server), and small PNG files to add."""
 
 from __future__ import annotations
 
@@ -11,8 +11,14 @@ from curation.catalog import Catalog, Theme
 
 
 @pytest.fixture()
-def cat(tmp_path: Path) -> Iterator[Catalog]:
-    with Catalog(tmp_path / "studio" / "catalog.sqlite") as c:
+def location(tmp_path: Path, studio_url: str | None) -> str | Path:
+    """Where the test's catalog is: a SQLite file in the studio folder, or a database on the test server."""
+    return studio_url or tmp_path / "studio" / "catalog.sqlite"
+
+
+@pytest.fixture()
+def cat(tmp_path: Path, location: str | Path) -> Iterator[Catalog]:
+    with Catalog(location, root=tmp_path / "studio") as c:
         c.upsert_theme(Theme(name="coral-reef", title="Coral reef", prompts=("a coral reef:1",)))
         yield c
 

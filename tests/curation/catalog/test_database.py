@@ -25,12 +25,15 @@ def _old_catalog(path: Path, version: int) -> sqlite3.Connection:
 
 
 def test_schema_tables_version_and_wal(cat: Catalog) -> None:
-    assert cat.schema_version() == SCHEMA_VERSION == 4
-    tables = {r[0] for r in cat._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert cat.schema_version() == SCHEMA_VERSION == 5
+    listing = ("SELECT name FROM sqlite_master WHERE type = 'table'" if cat.backend == "sqlite" else
+               "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+    tables = {r[0] for r in cat._db.execute(listing)}
     assert {"themes", "jobs", "pieces", "scores", "decisions", "clusters", "exports", "engagement", "commands",
-            "revision"} <= tables
-    assert cat._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert cat._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+            "revision", "workers", "piece_files", "job_duplicate_pieces"} <= tables
+    if cat.backend == "sqlite":
+        assert cat._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert cat._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
 def test_migration_from_v1_keeps_data_and_adds_v2(tmp_path: Path) -> None:  # and v3 after it
@@ -94,7 +97,7 @@ def test_migration_from_v3_keeps_jobs_and_adds_their_progress(tmp_path: Path) ->
     with pytest.raises(CatalogError, match=f"schema version 3, this DSTRTD reads {SCHEMA_VERSION}.*migrate"):
         Catalog(path, readonly=True)
     with Catalog(path) as cat:
-        assert cat.schema_version() == SCHEMA_VERSION == 4
+        assert cat.schema_version() == SCHEMA_VERSION == 5
         jobs = cat.list_jobs()
         assert [(j.status, j.worker, j.error, j.priority, j.theme) for j in jobs] == [
             ("running", "gpu0:1", "", 2, "glacier"), ("queued", "", "", 2, "glacier"),
@@ -137,3 +140,30 @@ def test_a_failed_transaction_writes_nothing_and_moves_nothing(cat: Catalog) -> 
     with cat.transaction() as db:  # a raw write is taken as visible unless it says otherwise
         db.execute("UPDATE themes SET title = 'changed'")
     assert cat.revision() == before + 1
+
+
+def test_migration_to_v5_keeps_one_piece_per_job_and_reports_the_others(tmp_path: Path) -> None:
+    """Before schema 5 a worker killed between storing a piece and finishing its job made a second piece on its
+    next attempt: the migration keeps the one the job names, sets the other aside (not lost), and `check` says so."""
+    path = tmp_path / "studio" / "catalog.sqlite"
+    db = _old_catalog(path, 4)
+    db.execute("INSERT INTO jobs (prompt, status, attempts, worker, created, updated) "
+               "VALUES ('a reef:1', 'done', 2, 'gpu0:1', 'then', 'then')")
+    db.execute("INSERT INTO jobs (prompt, status, attempts, worker, created, updated) "
+               "VALUES ('a glacier:1', 'running', 1, 'gpu0:2', 'then', 'then')")
+    for slug in ("reef-aaaaaa", "reef-bbbbbb"):  # the first attempt's piece, then the one the job was finished with
+        db.execute("INSERT INTO pieces (slug, file, sha256, prompt, job_id, created, updated) "
+                   "VALUES (?, ?, 'f00', 'a reef:1', 1, 'then', 'then')", (slug, f"pieces/{slug}/image.png"))
+    db.execute("UPDATE jobs SET piece_id = 2 WHERE id = 1")
+    db.close()
+
+    with Catalog(path) as cat:
+        assert cat.get_piece_by_slug("reef-bbbbbb").job_id == 1
+        aside = cat.get_piece_by_slug("reef-aaaaaa")
+        assert aside is not None and aside.job_id is None  # kept, with its files and status
+        problems = [p for p in cat.check() if "owned two pieces" in p]
+        assert problems == ["job 1 owned two pieces: piece reef-aaaaaa was set aside (schema 5 keeps one piece per "
+                            "job); keep it or reject it with `dstrtd catalog accept|reject reef-aaaaaa`"]
+        running = cat.get_job(2)
+        assert running.status == "running" and running.lease_until == 0  # claimed before leases: expired at once
+        assert cat.claim_job("gpu1:1").id == 2

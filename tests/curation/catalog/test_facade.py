@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from curation.catalog import Catalog, JobQueue, PieceStore, Theme
-from curation.catalog.jobs import SqliteJobQueue
-from curation.catalog.pieces import SqlitePieceStore
+from curation.catalog.jobs import SqlJobQueue
+from curation.catalog.pieces import SqlPieceStore
 
 # What a worker, the exports and the web do all day: none of it changes a picture on the wall.
 UNSEEN: dict[str, Callable[[Catalog, int, int], object]] = {
@@ -88,7 +88,7 @@ def test_abspath_stays_in_the_studio(cat: Catalog) -> None:
         cat.abspath("../outside.png")
 
 
-@pytest.mark.parametrize(("interface", "sqlite"), [(JobQueue, SqliteJobQueue), (PieceStore, SqlitePieceStore)])
+@pytest.mark.parametrize(("interface", "sqlite"), [(JobQueue, SqlJobQueue), (PieceStore, SqlPieceStore)])
 def test_the_sqlite_parts_implement_their_interfaces(interface: type, sqlite: type) -> None:
     wanted = [name for name in vars(interface) if not name.startswith("_")]
     assert len(wanted) >= 10

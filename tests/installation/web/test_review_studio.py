@@ -290,3 +290,24 @@ def test_job_actions_need_the_csrf_field_and_a_waiting_job(rc: TestClient, studi
     assert jobs_state(studio) == before
     forged = rc.get("/review/studio?job=1&done=%3Cscript%3E").text
     assert "Job #1" not in forged and "<script>" not in forged  # only known codes are echoed
+
+
+def test_the_studio_tab_shows_every_worker_with_its_heartbeat(rc: TestClient, studio: Studio,
+                                                             jobs: dict[str, int]) -> None:
+    with studio.catalog() as cat:
+        cat.register_worker("gpu0:101", host="gpu-box-a", pid=101, device="cuda:0", capabilities={})
+        cat.register_worker("gpu1:102", host="gpu-box-b", pid=102, device="cuda:1", capabilities={})
+        cat.register_worker("old:7", host="laptop", pid=7, device="cpu", capabilities={})
+        assert cat.heartbeat("gpu0:101", jobs["running"])
+        cat.worker_stopped("old:7")
+        with cat.transaction(visible=False) as db:  # gpu1 fell silent five minutes ago
+            db.execute("UPDATE workers SET heartbeat = heartbeat - 300 WHERE name = 'gpu1:102'")
+    workers = section(rc.get("/review/studio").text, "Workers")
+    assert '<span class="count">1</span>' in workers  # one of them is running now
+    rows = re.findall(r'<li class="worker (\w+)"><p><strong>([^<]+)</strong> <span class="muted">([^<]+)</span>',
+                      workers)
+    assert [(state, name) for state, name, _ in rows] == [
+        ("running", "gpu0:101"), ("stopped", "old:7"), ("silent", "gpu1:102")]
+    info = {name: text for _, name, text in rows}
+    assert info["gpu0:101"].startswith(f"gpu-box-a · cuda:0 · job #{jobs['running']} · last heard ")
+    assert "gpu-box-b · cuda:1 · no job · last heard 5 min ago · silent" == info["gpu1:102"]

@@ -97,13 +97,35 @@ def test_corrupt_default_weights_requeue_the_job_and_stop(studio, cat: Catalog) 
     assert cat.get_job(second).attempts == 0
 
 
-def test_a_job_naming_broken_models_fails_alone(studio, cat: Catalog) -> None:
+def test_a_job_naming_broken_models_fails_alone(studio, cat: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE")  # downloads allowed: the worker takes the job and its models fail to load
     bad = cat.enqueue("a glacier:1", settings={"vqgan": "wikiart_16384"})
     good = cat.enqueue("a reef:1")
     w, _ = make_worker(studio, cat, BreaksLater(bad="wikiart_16384"))
     assert w.run() == 0
     assert cat.get_job(bad).status == "failed" and "cannot load the models" in cat.get_job(bad).error
     assert cat.get_job(good).status == "done"
+
+
+def test_a_worker_claims_only_what_it_can_run(studio, cat: Catalog, caplog: pytest.LogCaptureFixture) -> None:
+    """Offline without a model's weights, or too small for a size: the job waits for a worker that can run it."""
+    missing = cat.enqueue("a glacier:1", settings={"vqgan": "wikiart_16384"}, priority=2)
+    big = cat.enqueue("a wetland:1", settings={"size": [128, 128]}, priority=1)
+    fits = cat.enqueue("a reef:1")
+    backend = FakeBackend()
+    w, _ = make_worker(studio, cat, backend, max_pixels=64 * 64)
+    with caplog.at_level("INFO", "installation.worker.loop"):
+        assert w.run() == 0
+    assert [cat.get_job(j).status for j in (missing, big, fits)] == ["queued", "queued", "done"]
+    assert cat.get_job(missing).attempts == 0 and len(backend.runs) == 1
+    assert (f"job {missing} left for another worker: its model 'wikiart_16384' is not on this machine and downloads "
+            "are off") in caplog.text
+    assert f"job {big} left for another worker: it is 128x128 and this worker takes at most 4096 pixels" in caplog.text
+    (me,) = cat.list_workers()
+    assert me.capabilities["max_pixels"] == 4096 and me.capabilities["downloads"] is False and me.device == "cpu"
+    w2, _ = make_worker(studio, cat, FakeBackend(), worker="big-box")
+    assert w2.run() == 0
+    assert cat.get_job(big).status == "done" and cat.get_job(missing).status == "queued"
 
 
 def test_invalid_settings_and_unexpected_errors_fail_the_job_only(studio, cat: Catalog) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from curation.catalog import Catalog
+from curation.catalog import Catalog, CatalogUnavailable
 from generator.errors import NonFiniteLoss
 from installation.worker import StudioWorker, WorkerOptions, WorkerStop
 
@@ -101,17 +101,15 @@ def test_requeue_running_option_takes_back_every_running_job(studio, cat: Catalo
 
 
 def test_a_locked_catalog_is_waited_out(studio, cat: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sqlite3
-
     job_id = cat.enqueue("a glacier:1")
     real_claim = cat.claim_job
     calls = []
 
-    def flaky_claim(name):
+    def flaky_claim(name, **kwargs):
         calls.append(name)
         if len(calls) == 1:
-            raise sqlite3.OperationalError("database is locked")
-        return real_claim(name)
+            raise CatalogUnavailable("the catalog is busy or unreachable (database is locked)")
+        return real_claim(name, **kwargs)
 
     monkeypatch.setattr(cat, "claim_job", flaky_claim)
     w, _ = make_worker(studio, cat, FakeBackend(), poll=0.01)
@@ -147,9 +145,9 @@ def test_progress_is_recorded_as_often_as_it_is_logged(studio, cat: Catalog, mon
     job_id = cat.enqueue("a glacier:1", settings={"steps": 20})
     real, seen = cat.set_job_progress, []
 
-    def spy(job, step, steps, loss):
+    def spy(job, step, steps, loss, **kwargs):
         seen.append((step, steps, round(loss, 4), cat.get_job(job).status))
-        return real(job, step, steps, loss)
+        return real(job, step, steps, loss, **kwargs)
 
     monkeypatch.setattr(cat, "set_job_progress", spy)
     w, _ = make_worker(studio, cat, FakeBackend())
@@ -166,21 +164,20 @@ def test_progress_is_recorded_as_often_as_it_is_logged(studio, cat: Catalog, mon
 
 def test_a_failing_progress_write_never_fails_the_job(studio, cat: Catalog, monkeypatch: pytest.MonkeyPatch,
                                                       caplog: pytest.LogCaptureFixture) -> None:
-    import sqlite3
-
     job_id = cat.enqueue("a glacier:1")
     calls = []
 
-    def locked(*args):
+    def locked(*args, **kwargs):
         calls.append(args)
-        raise sqlite3.OperationalError("database is locked")
+        raise CatalogUnavailable("the catalog is busy or unreachable (database is locked)")
 
     monkeypatch.setattr(cat, "set_job_progress", locked)
     w, curator = make_worker(studio, cat, FakeBackend())
     assert w.run() == 0
     assert len(calls) == 3 and cat.get_job(job_id).status == "done" and w.outcomes[0].status == "done"
     assert curator.seen == [cat.get_job(job_id).piece_id]
-    assert f"job {job_id}: could not record its progress (OperationalError: database is locked)" in caplog.text
+    assert (f"job {job_id}: could not record its progress (CatalogUnavailable: the catalog is busy or unreachable "
+            "(database is locked))") in caplog.text
 
 
 def test_a_theme_removed_from_the_file_is_never_sampled_again(studio, cat: Catalog) -> None:

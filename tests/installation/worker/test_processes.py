@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,28 +16,12 @@ from installation.worker import StudioWorker, WorkerOptions
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 sys.path.insert(0, str(HERE))
-from worker_fakes import AcceptAll, FakeBackend  # noqa: E402
-
-WORKER = textwrap.dedent("""
-    import logging, sys
-    sys.path.insert(0, sys.argv[1])
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
-    from worker_fakes import AcceptAll, FakeBackend
-    from curation.studio import open_studio
-    from installation.worker import StudioWorker, WorkerOptions
-    studio = open_studio(sys.argv[2])
-    cat = studio.catalog()
-    options = WorkerOptions(preset="tiny", idle_exit=True, sample=False, worker=sys.argv[3] or None,
-                            overrides={"size": [32, 32], "steps": int(sys.argv[4])})
-    backend = FakeBackend(step_s=float(sys.argv[5]))
-    sys.exit(StudioWorker(studio, options, backend=backend, curator=AcceptAll(cat), catalog=cat).run())
-""")
+from worker_fakes import AcceptAll, FakeBackend, start_worker_process  # noqa: E402
 
 
 def start_worker(studio, name: str, steps: int, step_s: float) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen([sys.executable, "-c", WORKER, str(HERE), str(studio.root), name, str(steps), str(step_s)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    return start_worker_process(studio, step_s, idle_exit=True, worker=name or None,
+                                overrides={"size": [32, 32], "steps": steps})
 
 
 def wait_running(cat: Catalog, proc: subprocess.Popen, timeout: float = 30) -> None:

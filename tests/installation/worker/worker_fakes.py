@@ -8,6 +8,10 @@ folder on sys.path).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,7 +21,7 @@ from PIL import Image
 
 from curation.catalog import Catalog, Piece
 from curation.curator import CurationRow
-from curation.studio import Studio
+from curation.studio import CATALOG_ENV, Studio
 from generator.config import GenerateConfig
 from generator.pipeline import Result, Step
 from installation.worker import StudioWorker, WorkerOptions
@@ -98,3 +102,33 @@ def make_worker(studio: Studio, cat: Catalog, backend: FakeBackend, **options: A
     opts = WorkerOptions(**{"preset": "tiny", "idle_exit": True, "sample": False, "worker": "test-worker",
                             "overrides": SMALL, **options})
     return StudioWorker(studio, opts, backend=backend, curator=curator, catalog=cat), curator
+
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[2]
+
+# argv: this folder, studio, WorkerOptions fields (JSON), step seconds, fault ("" or "kill-in-finish")
+WORKER = textwrap.dedent("""
+    import json, logging, os, signal, sys
+    sys.path.insert(0, sys.argv[1])
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
+    from worker_fakes import AcceptAll, FakeBackend
+    from curation.catalog.jobs import SqlJobQueue
+    from curation.studio import open_studio
+    from installation.worker import StudioWorker, WorkerOptions
+    if sys.argv[5] == "kill-in-finish":  # the piece is stored, its job not yet finished: the worst moment to die
+        SqlJobQueue.finish = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+    studio = open_studio(sys.argv[2])
+    cat = studio.catalog()
+    options = WorkerOptions(**{"preset": "tiny", "sample": False, **json.loads(sys.argv[3])})
+    backend = FakeBackend(step_s=float(sys.argv[4]))
+    sys.exit(StudioWorker(studio, options, backend=backend, curator=AcceptAll(cat), catalog=cat).run())
+""")
+
+
+def start_worker_process(studio: Studio, step_s: float = 0.0, fault: str = "", **options: Any) -> subprocess.Popen:
+    """A worker process on `studio` (its catalog server too, if any) with a FakeBackend and an AcceptAll curator."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), **{CATALOG_ENV: studio.catalog_url or ""})
+    return subprocess.Popen([sys.executable, "-c", WORKER, str(HERE), str(studio.root), json.dumps(options),
+                             str(step_s), fault], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=REPO)
