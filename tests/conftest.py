@@ -10,8 +10,21 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import pgserver  # noqa: E402  (tests/pgserver.py)
+
+def _load_pgserver():  # -> module
+    """tests/pgserver.py as the module `pgserver`, without putting tests/ on sys.path (its folders curation/,
+    generator/ ... would shadow the real packages as namespace packages where the checkout is not on the path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pgserver", Path(__file__).resolve().parent / "pgserver.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["pgserver"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+pgserver = _load_pgserver()
 
 # Keep the two cores of a CI machine for the test itself, and never reach a model hub.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
