@@ -1,8 +1,9 @@
 """The aligner: how well a piece matches its prompt and its theme, as CLIP cosines of image vs text embeddings.
 
 A piece's value is the weighted mean cosine with its own positive prompts (the `text:weight:stop` prompts it was
-made from), mixed with the weighted mean cosine with its theme's positive prompts: `(1 - t) * prompt + t * theme`
-with `t = theme_weight`. Negative prompts do not count toward the value; their cosines are reported in the details.
+made from, read by `generator.common.prompts.read_prompts`), mixed with the weighted mean cosine with its theme's
+positive prompts: `(1 - t) * prompt + t * theme` with `t = theme_weight`. Negative prompts do not count toward the
+value; their cosines are reported in the details.
 """
 
 from __future__ import annotations
@@ -16,36 +17,9 @@ import torch
 from torch import Tensor
 
 from curation.embeddings import Encoder, load_encoder
+from generator.common.prompts import PromptSpec, read_prompts
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class WeightedPrompt:
-    text: str
-    weight: float = 1.0
-
-
-def parse_prompt(spec: str) -> WeightedPrompt:
-    """'a coral reef:1.5:-inf' -> ('a coral reef', 1.5); numeric fields are taken from the right, so text may hold
-    colons ('time: 5pm:1')."""
-    parts = spec.strip().rsplit(":", 2)
-    numbers: list[float] = []
-    while len(parts) > 1:
-        try:
-            numbers.insert(0, float(parts[-1]))
-        except ValueError:
-            break
-        parts.pop()
-    text = ":".join(parts).strip()
-    weight = numbers[0] if numbers else 1.0
-    return WeightedPrompt(text, weight)
-
-
-def parse_prompts(text: str | Sequence[str]) -> list[WeightedPrompt]:
-    """A job's prompt string ('a:1 | b:0.6') or a list of prompt specs -> prompts with non-empty text."""
-    specs = text.split("|") if isinstance(text, str) else list(text)
-    return [p for p in (parse_prompt(s) for s in specs if s.strip()) if p.text]
 
 
 @dataclass(frozen=True)
@@ -56,7 +30,7 @@ class Alignment:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _weighted(cosines: dict[str, float], prompts: Sequence[WeightedPrompt]) -> float | None:
+def _weighted(cosines: dict[str, float], prompts: Sequence[PromptSpec]) -> float | None:
     positive = [p for p in prompts if p.weight > 0]
     total = sum(p.weight for p in positive)
     if not positive or total <= 0:
@@ -92,7 +66,7 @@ class Aligner:
 
     def prompt_features(self, prompts: str | Sequence[str]) -> Tensor | None:
         """One (D,) embedding for a piece's prompt: the weighted mean of its positive prompts, normalised."""
-        parsed = [p for p in parse_prompts(prompts) if p.weight > 0]
+        parsed = [p for p in read_prompts(prompts) if p.weight > 0]
         if not parsed:
             return None
         embs = self.text_features([p.text for p in parsed])
@@ -109,8 +83,8 @@ class Aligner:
         if len(prompts) != b or len(theme_prompts) != b:
             raise ValueError(f"need one prompt and one theme prompt list per image: {b} images, {len(prompts)} "
                              f"prompts, {len(theme_prompts)} theme prompt lists")
-        own = [parse_prompts(p) for p in prompts]
-        theme = [parse_prompts(t or ()) for t in theme_prompts]
+        own = [read_prompts(p) for p in prompts]
+        theme = [read_prompts(t or ()) for t in theme_prompts]
         texts = sorted({p.text for ps in own + theme for p in ps})
         cos_by_text: list[dict[str, float]] = [{} for _ in range(b)]
         if texts:

@@ -16,13 +16,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from curation.aligner import Aligner, parse_prompts
+from curation.aligner import Aligner
 from curation.catalog import Catalog, Piece, Theme
 from curation.clusters import auto_k, fuse, kmeans
+from curation.defaults import DEFAULT_ENCODER, DEFAULT_SCORER, check_curators
 from curation.embeddings import EmbeddingCache, encoder_key, load_encoder, load_images
 from curation.selection import Candidate, SelectionPolicy, Verdict, select
 from generator.common.device import resolve_device
 from generator.common.files import file_lock
+from generator.common.prompts import read_prompts
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ def scorer_version(scorer: Any) -> str:
     return f"{name}@{version}" if version else str(name)
 
 
-def load_scorer(spec: str = "tiny", device: str | torch.device = "cpu") -> Any:
+def load_scorer(spec: str = DEFAULT_SCORER, device: str | torch.device = "cpu") -> Any:
     """`curation.scorer.checkpoint.load_scorer`, imported when first needed."""
     from curation.scorer.checkpoint import load_scorer as _load
 
@@ -79,8 +81,12 @@ class Curator:
         self._lock_path = catalog.root / "cache" / "curate.lock"
 
     @classmethod
-    def load(cls, catalog: Catalog, *, scorer: str = "tiny", encoder: str = "tiny",
-             policy: SelectionPolicy | None = None, device: str = "cpu", batch_size: int = 16) -> Curator:
+    def load(cls, catalog: Catalog, *, scorer: str = DEFAULT_SCORER, encoder: str = DEFAULT_ENCODER,
+             policy: SelectionPolicy | None = None, device: str = "cpu", batch_size: int = 16,
+             allow_random: bool = False) -> Curator:
+        """Load the curators by name (`curation.defaults`); curators with random weights (`tiny`) are refused unless
+        `allow_random` (the demo and tests), before anything loads."""
+        check_curators(scorer, encoder, allow_random=allow_random)
         resolved = resolve_device(device)
         return cls(catalog, scorer=load_scorer(scorer, resolved), aligner=Aligner(load_encoder(encoder, resolved)),
                    policy=policy, batch_size=batch_size)
@@ -171,7 +177,7 @@ class Curator:
         themes = themes if themes is not None else {t.name: t for t in self.catalog.list_themes()}
         rows: list[Tensor | None] = []
         for p in pieces:
-            emb = self.aligner.prompt_features(p.prompt) if parse_prompts(p.prompt) else None
+            emb = self.aligner.prompt_features(p.prompt) if read_prompts(p.prompt) else None
             if emb is None and p.theme and p.theme in themes:
                 emb = self.aligner.prompt_features(themes[p.theme].prompts)
             rows.append(emb)

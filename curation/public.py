@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from curation.catalog import Piece, Theme, piece_reflection
 from curation.errors import CurationError
 from curation.photos import Photo, piece_photo
+from generator.common.prompts import read_prompts
 
 PIECE_ROUTE = "/p"  # the path of the pieces' pages inside the site; printed posters carry it: never change it lightly
 IMAGE_FILE = "image.png"  # a page's image, thumbnail and loss curve: <piece path>/<file>
@@ -148,17 +149,11 @@ def clipped(text: str, limit: int) -> str:
 
 
 def prompt_words(spec: str) -> tuple[str, float]:
-    """'text:weight:stop' -> (text, weight), weight 1 when none is given. The text may hold colons itself, so the
-    numbers are read from the right; a display never refuses a prompt, the generator does that."""
-    parts = spec.split(":")
-    numbers: list[float] = []
-    while len(parts) > 1 and len(numbers) < 2:
-        try:
-            numbers.insert(0, float(parts[-1]))
-        except ValueError:
-            break
-        parts.pop()
-    return ":".join(parts).strip(), (numbers[0] if numbers else 1.0)
+    """'text:weight:stop' -> (text, weight), weight 1 when none is given, read by the generator's own rules
+    (`generator.common.prompts`); a display never refuses a prompt, so a malformed one reads as its text ("" when
+    none)."""
+    read = read_prompts(spec)
+    return (read[0].text, read[0].weight) if read else ("", 1.0)
 
 
 def piece_prompts(piece: Piece, settings: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
@@ -169,8 +164,8 @@ def piece_prompts(piece: Piece, settings: Mapping[str, Any] | None = None) -> li
     if isinstance(specs, str):
         specs = [specs]
     if not isinstance(specs, list | tuple) or not specs:
-        specs = piece.prompt.split("|")
-    return [(text, weight) for text, weight in map(prompt_words, map(str, specs)) if text]
+        specs = [piece.prompt]
+    return [(p.text, p.weight) for p in read_prompts([str(s) for s in specs])]
 
 
 def piece_title(piece: Piece, theme: Theme | None) -> str:

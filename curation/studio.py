@@ -16,7 +16,9 @@ from pathlib import Path
 
 from curation.catalog import Catalog, CatalogError, Theme, control_characters
 from curation.catalog.database import is_url, redact
-from generator.common.files import write_text_atomic
+from generator.common.errors import PromptError
+from generator.common.files import read_text, write_text_atomic
+from generator.common.prompts import parse_prompts
 
 log = logging.getLogger(__name__)
 
@@ -141,15 +143,19 @@ class Studio:
         if not self.themes_path.is_file():
             return []
         try:
-            data = tomllib.loads(self.themes_path.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_text(self.themes_path, "themes file", StudioError))
         except tomllib.TOMLDecodeError as exc:
             raise StudioError(f"{self.themes_path}: not valid TOML ({exc})") from exc
-        except UnicodeDecodeError as exc:
-            raise StudioError(f"{self.themes_path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
         except OSError as exc:
             raise StudioError(f"{self.themes_path}: cannot be read ({exc.strerror or exc})") from exc
+        if "theme" not in data:
+            # why: an emptied or truncated file would otherwise retire every theme without a word
+            raise StudioError(f"{self.themes_path} defines no theme (no [[theme]] table); add your themes again, or "
+                              "write `theme = []` in it to retire every theme on purpose")
+        if not isinstance(data["theme"], list):
+            raise StudioError(f"{self.themes_path}: `theme` must be [[theme]] tables (or `theme = []` for none)")
         themes: list[Theme] = []
-        for i, entry in enumerate(data.get("theme", [])):
+        for i, entry in enumerate(data["theme"]):
             where = f"{self.themes_path}: theme #{i + 1}"
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
                 raise StudioError(f"{where} needs a `name` (text)")
@@ -166,6 +172,12 @@ class Studio:
                 if bad:
                     raise StudioError(f"{where} ({entry['name']}): `{key}` holds control characters "
                                       f"{', '.join(bad)}; the display and the pages show plain text")
+            for key in ("prompts", "negative_prompts"):
+                for spec in entry.get(key, []):
+                    try:
+                        parse_prompts(spec)
+                    except PromptError as exc:
+                        raise StudioError(f"{where} ({entry['name']}): `{key}`: {exc}") from None
             if any(t.name == entry["name"].strip() for t in themes):
                 raise StudioError(f"{where}: a second theme named {entry['name'].strip()!r}; names must differ")
             themes.append(Theme(

@@ -167,9 +167,10 @@ def _tail(text: str) -> str:
 def extract_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
     """The model weights of a Lightning checkpoint ({"state_dict": ...}) or a plain state dict, minus `loss.*`."""
     sd = obj.get("state_dict", obj) if isinstance(obj, Mapping) else None
-    if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+    if not isinstance(sd, Mapping) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        found = f"{type(obj).__name__} of other values" if isinstance(obj, Mapping) else type(obj).__name__
         raise GeneratorError(f"{path} holds no state dict of tensors (expected a Lightning checkpoint or a state "
-                             "dict)")
+                             f"dict, found {found})")
     dropped = [k for k in sd if k.startswith("loss.")]
     if dropped:
         log.info("skipped %d loss.* tensors of %s (training-only discriminator/LPIPS)", len(dropped), path.name)
@@ -202,20 +203,51 @@ def converted_path(source_sha256: str) -> Path:
     return weights.cache_dir() / "converted" / f"{source_sha256[:32]}.safetensors"
 
 
-def save_converted(state_dict: Mapping[str, torch.Tensor], source_sha256: str, source: Path) -> Path:
+def save_converted(state_dict: Mapping[str, torch.Tensor], source_sha256: str, source: Path,
+                   fmt: str | None = None) -> Path:
+    """Cache `state_dict` as safetensors keyed by its source file's sha256; `fmt` ("openai") tells a loader how the
+    weights were trained."""
     from safetensors.torch import save
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-    data = save(tensors, metadata={"source_sha256": source_sha256, "source_name": source.name})
+    metadata = {"source_sha256": source_sha256, "source_name": source.name, **({"format": fmt} if fmt else {})}
+    data = save(tensors, metadata=metadata)
     dest = write_bytes_atomic(converted_path(source_sha256), data)
     log.info("converted %s to %s", source, dest)
     return dest
 
 
 def convert_trusted(path: str | os.PathLike[str]) -> Path:
-    """Unpickle a checkpoint WITHOUT restrictions (only for files you trust) and cache its weights as safetensors."""
+    """Read a checkpoint WITHOUT restrictions (only for files you trust: a pickle may run code, a TorchScript archive
+    is code) and cache its weights as safetensors, where every loader (VQGAN or CLIP) finds them by the file's sha256.
+    CLIP weights in OpenAI's layout (TorchScript, or a state dict with OpenAI's bookkeeping keys) are recorded as
+    such, so they load with QuickGELU."""
+    from generator.clip_weights import OPENAI_FORMAT, split_openai_keys, torchscript_state_dict
+
     path = Path(path)
+    if not path.is_file():
+        raise GeneratorError(f"{path} does not exist; give the path of the .ckpt/.pt file to convert")
     check_intact(path)
     sha = weights.checksum(path)
-    obj = torch.load(path, map_location="cpu", weights_only=False)  # the caller vouched for this file
-    return save_converted(extract_state_dict(obj, path), sha, path)
+    if is_torchscript(path):
+        state_dict, openai = torchscript_state_dict(path)
+    else:
+        state_dict, openai = split_openai_keys(extract_state_dict(_unpickle(path), path))
+    return save_converted(state_dict, sha, path, OPENAI_FORMAT if openai else None)
+
+
+def _unpickle(path: Path) -> Any:
+    """A torch checkpoint, or a plain pickle (`pickle.dump`), read without restrictions."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)  # the caller vouched for this file
+    except Exception as exc:
+        if "magic number" not in str(exc).lower():
+            raise GeneratorError(f"cannot read {path}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}") \
+                from exc
+    import pickle
+
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)  # noqa: S301 - a plain pickle the caller vouched for
+    except Exception as exc:
+        raise GeneratorError(f"cannot read {path} as a pickle: {type(exc).__name__}: {exc}") from exc

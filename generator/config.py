@@ -20,7 +20,8 @@ from typing import Any, Literal, get_args
 from generator import registry
 from generator.common.fields import known_keys, setting
 from generator.errors import GeneratorError
-from generator.prompts import parse_noise_prompt, parse_prompt, parse_schedule
+from generator.prompts import SYNTAX, parse_noise_prompt, parse_prompt, parse_prompts, parse_schedule, split_prompts
+from generator.vqgan_config import check_size, named_config
 
 Optimizer = Literal["adam", "adamw", "adamax", "adagrad", "radam", "nadam", "rmsprop", "sgd"]
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
@@ -60,7 +61,7 @@ def check_augments(names: Sequence[str]) -> None:
 class GenerateConfig:
     """The settings of one piece. Each field is also a `dstrtd generate` option of the same name, with this help."""
 
-    prompts: tuple[str, ...] = setting((), 'text prompts "text:weight:stop"; a negative weight pushes away', cli=False)
+    prompts: tuple[str, ...] = setting((), f"text prompts {SYNTAX}; a negative weight pushes away", cli=False)
     image_prompts: tuple[str, ...] = setting((), "images whose CLIP embedding is a target", metavar="PATH[:W[:STOP]]")
     noise_prompts: tuple[str, ...] = setting((), "random embeddings drawn from SEED as targets", metavar="SEED[:W]")
     schedule: tuple[str, ...] = setting(
@@ -105,6 +106,7 @@ class GenerateConfig:
             if isinstance(value, str):
                 value = (value,)
             object.__setattr__(self, name, tuple(str(v) for v in value))
+        object.__setattr__(self, "prompts", split_prompts(self.prompts))  # "a:1|b:-0.5" is two prompts
         if not isinstance(self.size, (tuple, list)) or len(self.size) != 2:
             raise GeneratorError(f"size must be two numbers (W, H), got {self.size!r}")
         object.__setattr__(self, "size", (_int("size", self.size[0]), _int("size", self.size[1])))
@@ -141,9 +143,12 @@ class GenerateConfig:
         if self.device == "cpu" and self.precision in ("fp16", "bf16"):
             raise GeneratorError(f"precision {self.precision} is not offered on CPU (bf16 runs >300x slower there); "
                                  "use fp32 or auto")
-        registry.entry("presets", self.preset)  # raises with the known names
-        for p in self.prompts:
-            parse_prompt(p)
+        preset = registry.entry("presets", self.preset)  # raises with the known names
+        vqgan = named_config(self.vqgan or preset["vqgan"])
+        if vqgan is not None:  # why here: `dstrtd queue` refuses what a worker would fail on, before it is queued
+            check_size(self.size, vqgan.factor, f"VQGAN {vqgan.name!r} of preset {self.preset!r} works in "
+                                                f"{vqgan.factor}-pixel cells")
+        parse_prompts(self.prompts)
         for p in self.image_prompts:
             parse_prompt(p, "image prompt")
         for p in self.noise_prompts:

@@ -29,6 +29,7 @@ from generator.ops import clamp_with_grad, vector_quantize
 from generator.perceptors import Perceptor, split_weight
 from generator.prompts import PromptSpec, parse_noise_prompt, parse_prompt, parse_schedule, prompts_at
 from generator.vqgan import VQGAN
+from generator.vqgan_config import check_size
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +63,6 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
         # why including_emulation=False: pre-Ampere GPUs (T4, V100) only emulate bf16, far slower than fp16
         return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
     return {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
-
-
-def check_size(size: tuple[int, int], factor: int, why: str = "the VQGAN's cell") -> None:
-    """Raise, with the nearest size that fits, unless both sides of `size` (W, H) are multiples of `factor`."""
-    w, h = size
-    if w % factor or h % factor:
-        fit = [max(factor, round(v / factor) * factor) for v in (w, h)]
-        raise GeneratorError(f"size {w}x{h} is not a multiple of {factor} ({why}); use e.g. {fit[0]}x{fit[1]}")
 
 
 def read_image(path: str, what: str = "image") -> Image.Image:

@@ -15,6 +15,7 @@ from typing import Any
 from PIL import Image, PngImagePlugin
 
 from generator.common.files import write_bytes_atomic
+from generator.errors import GeneratorError
 from generator.pipeline import Result
 
 PNG_KEY = "dstrtd"  # the text chunk holding the whole settings JSON
@@ -41,6 +42,28 @@ def read_png_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     with Image.open(path) as im:
         text = getattr(im, "text", {}) or {}
     return json.loads(text[PNG_KEY]) if PNG_KEY in text else {}
+
+
+PIECE_FILES = ("image.png", "settings.json", "loss.csv", "loss.png")
+
+
+def check_output_folder(folder: Path) -> None:
+    """Raise `GeneratorError` unless `write_piece` can write a new piece into `folder`: checked before generating, so
+    minutes of work are never thrown away at the end, and an earlier piece is never overwritten."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise GeneratorError(f"--out {folder} is a file, not a folder; give a folder for the piece (it gets "
+                             f"{', '.join(PIECE_FILES)})")
+    if folder.is_dir():
+        earlier = [name for name in PIECE_FILES if (folder / name).exists()]
+        if earlier:
+            raise GeneratorError(f"--out {folder} already holds a piece ({', '.join(earlier)}); give a new folder, or "
+                                 "move that piece away first")
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise GeneratorError(f"--out {folder}: {existing} is a file, so no folder can be made inside it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise GeneratorError(f"--out {folder}: {existing} is not writable by you; give a folder you may write to")
 
 
 def write_piece(folder: Path, result: Result) -> dict[str, Path]:

@@ -4,8 +4,9 @@ Names: `ViT-B-32:openai` (OpenAI weights use the `-quickgelu` architecture, as t
 `ViT-B-32:laion2b_s34b_b79k` (any open_clip tag), `ViT-B-32:/path/weights.safetensors`, `ViT-B-32:random`
 (random weights, for benchmarks), `local-dir:/folder` or `/folder` (open_clip_config.json + weights),
 `hf-hub:org/repo`, a bare path to one of OpenAI's published `.pt` files (recognised by sha256), and `tiny`
-(a small random ViT built by open_clip, for tests). In a generation config `@WEIGHT` may follow a name to weight
-that perceptor's losses in an ensemble (`ViT-B-16:openai@0.5`).
+(a small random ViT built by open_clip, for tests). Files are read by `generator.clip_weights`: OpenAI's weights,
+in their TorchScript or state-dict form, get the QuickGELU architecture they were trained with. In a generation
+config `@WEIGHT` may follow a name to weight that perceptor's losses in an ensemble (`ViT-B-16:openai@0.5`).
 
 Our own architectures are open_clip model configs in `generator/registry/clip/`; `register_clip_configs()` adds them
 to open_clip's registry, so the generator, the curators and the trainers build `tiny` by name, from one file.
@@ -23,7 +24,8 @@ import torch
 from torch import nn
 
 from generator import checkpoints, registry, weights
-from generator.errors import GeneratorError, UnsafeCheckpoint, WeightsUnavailable
+from generator.clip_weights import load_into, quickgelu_arch, read_clip_weights
+from generator.errors import GeneratorError, WeightsUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -278,35 +280,23 @@ def _sha_of_open_clip(arch: str, tag: str | None) -> str:
 
 
 def _from_file(arch: str | None, path: Path, spec: str) -> Perceptor:
+    """A perceptor from one weights file (`generator.clip_weights` reads it): OpenAI's weights get the QuickGELU
+    architecture they were trained with, whatever name came with them."""
     import open_clip
-    from open_clip.factory import load_checkpoint
 
     checkpoints.check_intact(path)
     sha = weights.checksum(path)
-    entry = None
-    if checkpoints.is_torchscript(path):
-        entry = next((e for e in weights.list_entries() if e.open_clip and e.file().sha256 == sha), None)
-        if entry is None:
-            raise UnsafeCheckpoint(f"{path} is a TorchScript archive (code, not weights) whose sha256 is not one of "
-                                   "OpenAI's published CLIP files; give a .safetensors or state-dict file instead")
-        arch = entry.open_clip["model"] if arch is None else _openai_arch(arch, entry.open_clip["pretrained"])
-    elif arch is None:
+    found = read_clip_weights(path, sha)
+    arch = arch or found.arch
+    if arch is None:
         raise GeneratorError(f"say which architecture {path} holds: MODEL:{path} (e.g. ViT-B-32:{path})")
-    model = build_random(arch)
-    try:
-        if entry is not None:
-            model.load_state_dict(_openai_state_dict(path), strict=True)  # trusted: byte-identical to OpenAI's
-        else:
-            load_checkpoint(model, str(path), strict=True, weights_only=True)
-    except Exception as exc:  # a shape mismatch (RuntimeError) or objects weights_only refuses (UnpicklingError)
-        raise GeneratorError(f"{path} cannot be loaded into CLIP {arch!r}: {type(exc).__name__}: "
-                             f"{' '.join(str(exc).split())[:300]}") from exc
+    build = arch
+    if found.openai:
+        twin = quickgelu_arch(arch)
+        if twin != arch:
+            log.info("%s holds OpenAI's weights, trained with QuickGELU: building %s", path, twin or f"{arch} with "
+                     "QuickGELU")
+        build = twin or arch
+    model = build_random(build, quick_gelu=found.openai)
+    load_into(model, found.state_dict, path, build)
     return Perceptor(spec, model.float(), open_clip.get_tokenizer(arch), OPENAI_MEAN, OPENAI_STD, sha)
-
-
-def _openai_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    archive = torch.jit.load(str(path), map_location="cpu")
-    state_dict = {k: v.float() for k, v in archive.state_dict().items()}
-    for key in ("input_resolution", "context_length", "vocab_size"):
-        state_dict.pop(key, None)
-    return state_dict

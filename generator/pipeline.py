@@ -19,10 +19,11 @@ from PIL import Image
 from generator.common.device import resolve_device
 from generator.config import GenerateConfig
 from generator.errors import GeneratorError
-from generator.loop import Step, check_size, optimise, read_image, resolve_precision
+from generator.loop import Step, optimise, read_image, resolve_precision
+from generator.memory import check_memory
 from generator.perceptors import Perceptor, load_perceptor, split_weight
 from generator.prompts import parse_prompt
-from generator.vqgan import VQGAN, get_config, list_configs, load_vqgan
+from generator.vqgan import VQGAN, load_vqgan
 
 
 @dataclass
@@ -51,12 +52,11 @@ class Models:
 # --- setup --------------------------------------------------------------------------------------------------------
 
 def check(config: GenerateConfig) -> GenerateConfig:
-    """Resolve the preset and check what can be checked before loading models (sizes, image files)."""
+    """Resolve the preset and check what can be checked before loading models: the memory a step needs against the
+    device's (`generator.memory`), the image files. (The size fits a registered VQGAN's cells since the config was
+    made; a bare checkpoint path's once it is read.)"""
     cfg = config.resolved()
-    name = cfg.vqgan.partition(":")[0]  # NAME or NAME:PATH; a bare path is checked once its config is known
-    if name in list_configs():
-        f = get_config(name).factor
-        check_size(cfg.size, f, f"VQGAN {name!r} works in {f}-pixel cells")
+    check_memory(cfg, resolve_device(cfg.device))
     if cfg.init_image:
         read_image(cfg.init_image, "init image")
     for spec in cfg.image_prompts:

@@ -1,9 +1,6 @@
-"""Prompt strings: `text:weight:stop`, image prompts `path:weight:stop`, noise prompts `seed:weight`, schedules.
-
-A weight below zero pushes the image away from the prompt. `stop` is a distance below which the prompt no longer
-pulls. Colons inside the text are kept: only trailing numbers are read as weight and stop ("a photo: dawn" is all
-text, "a photo: dawn:0.5" has weight 0.5).
-A schedule entry `STEP=PROMPT|PROMPT...` replaces the text prompts from step STEP on (story mode).
+"""Prompt strings of a generation: text prompts (`generator.common.prompts`, the one parser, re-exported here),
+noise prompts `seed:weight`, and schedules: a schedule entry `STEP=PROMPT|PROMPT...` replaces the text prompts from
+step STEP on (story mode).
 """
 
 from __future__ import annotations
@@ -12,14 +9,19 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from generator.common.prompts import (
+    SYNTAX,
+    PromptSpec,
+    is_number,
+    parse_prompt,
+    parse_prompts,
+    read_prompts,
+    split_prompts,
+)
 from generator.errors import GeneratorError
 
-
-@dataclass(frozen=True)
-class PromptSpec:
-    text: str
-    weight: float = 1.0
-    stop: float = -math.inf
+__all__ = ["SYNTAX", "PromptSpec", "ScheduleEntry", "parse_noise_prompt", "parse_prompt", "parse_prompts",
+           "parse_schedule", "prompts_at", "read_prompts", "split_prompts"]
 
 
 @dataclass(frozen=True)
@@ -28,40 +30,16 @@ class ScheduleEntry:
     prompts: tuple[PromptSpec, ...]
 
 
-def _number(s: str) -> float | None:
-    try:
-        value = float(s)
-    except ValueError:
-        return None
-    return value
-
-
-def parse_prompt(spec: str, what: str = "prompt") -> PromptSpec:
-    """`text[:weight[:stop]]` -> PromptSpec; weight 1 and no stop by default."""
-    parts = spec.rsplit(":", 2)
-    numbers: list[float] = []
-    while len(parts) > 1 and len(numbers) < 2 and (n := _number(parts[-1].strip())) is not None:
-        numbers.insert(0, n)
-        parts = parts[:-1]
-    text = ":".join(parts).strip()
-    if not text:
-        raise GeneratorError(f"empty {what} in {spec!r}: write TEXT, TEXT:WEIGHT or TEXT:WEIGHT:STOP")
-    weight = numbers[0] if numbers else 1.0
-    stop = numbers[1] if len(numbers) > 1 else -math.inf
-    if not math.isfinite(weight):
-        raise GeneratorError(f"{what} {spec!r}: the weight must be a finite number")
-    if math.isnan(stop):
-        raise GeneratorError(f"{what} {spec!r}: the stop must be a number")
-    return PromptSpec(text, weight, stop)
-
-
 def parse_noise_prompt(spec: str) -> tuple[int, float]:
     """`seed[:weight]` -> (seed, weight): a random embedding drawn from that seed, as a target."""
-    p = parse_prompt(spec, "noise prompt")
+    seed, sep, weight = spec.strip().partition(":")
     try:
-        return int(p.text), p.weight
+        value = (int(seed), float(weight) if sep else 1.0)
     except ValueError:
         raise GeneratorError(f"noise prompt {spec!r} must be SEED or SEED:WEIGHT with an integer seed") from None
+    if not math.isfinite(value[1]) or not is_number(weight or "1"):
+        raise GeneratorError(f"noise prompt {spec!r}: the weight must be a finite number")
+    return value
 
 
 def parse_schedule(entries: Sequence[str]) -> tuple[ScheduleEntry, ...]:
@@ -72,7 +50,7 @@ def parse_schedule(entries: Sequence[str]) -> tuple[ScheduleEntry, ...]:
         if not sep or not head.strip().isdigit():
             raise GeneratorError(f"schedule entry {entry!r} must be STEP=PROMPT|PROMPT... with STEP a whole number "
                                  "(e.g. '150=a bleached coral reef:1|glitch:0.5')")
-        prompts = tuple(parse_prompt(p) for p in body.split("|") if p.strip())
+        prompts = parse_prompts(body)
         if not prompts:
             raise GeneratorError(f"schedule entry {entry!r} has no prompt after '='")
         out.append(ScheduleEntry(int(head), prompts))

@@ -60,13 +60,39 @@ def _missing_dependency(exc: BaseException) -> str | None:
     return None
 
 
+def package_version() -> str:
+    """The installed `dstrtd` distribution's version (pyproject.toml's), or "unknown" outside an install."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dstrtd")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="log debug messages and show tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default, help="log warnings and errors only")
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser below `parser` (`dstrtd catalog list`, `dstrtd train scorer`, ...), depth first."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                found += [child, *_subparsers(child)]
+    return found
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dstrtd",
         description="DSTRTD: nature as a computer sees it. Generate, curate, display and export distorted nature art.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages and show tracebacks")
-    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    _add_verbosity(parser, False)
+    parser.add_argument("--version", action="version", version=f"dstrtd {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         try:
@@ -78,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
+    # why SUPPRESS: `dstrtd -v curate` and `dstrtd curate -v` both work; a subcommand's unset flag must not reset
+    # the one given before it
+    for child in _subparsers(parser):
+        _add_verbosity(child, argparse.SUPPRESS)
     return parser
 
 

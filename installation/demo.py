@@ -16,7 +16,7 @@ from typing import Any
 
 from curation.catalog import CatalogError
 from curation.studio import CATALOG_NAME, Studio, init_studio
-from generator.common.files import write_json_atomic
+from generator.common.files import write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,11 @@ DEMO_SETTINGS: dict[str, Any] = {"size": [96, 96], "steps": 12, "cutn": 8}  # wh
 # sits above that.
 DEMO_POLICY: dict[str, Any] = {"min_aesthetic": 1.0, "min_alignment": -1.0, "duplicate_cosine": 0.97,
                                "featured_per_theme": 1, "max_per_theme": 2}
+
+# Written into every folder the demo makes, before anything else: the demo reuses only folders holding it, so its
+# lenient policy and noise pieces never land in an artist's studio.
+DEMO_MARKER = ".dstrtd-demo"
+DEMO_MARKER_TEXT = "This studio was made by `dstrtd demo` (tiny random models: noise pieces, a lenient policy).\n"
 
 REAL_WEIGHTS_NOTE = """\
 Look at them: `dstrtd gallery --studio {studio} --windowed 960x540` (the display), or
@@ -53,12 +58,17 @@ class DemoReport:
 
 
 def prepare_studio(out: Path) -> Studio:
-    """The demo's studio in `out`: made if new, reused if it is a studio, refused if it is some other folder."""
+    """The demo's studio in `out`: made if new or empty, reused if an earlier demo made it (`DEMO_MARKER`), refused
+    otherwise (an artist's studio above all)."""
     if out.exists() and not out.is_dir():
         raise CatalogError(f"--out {out} is a file; give a folder for the demo studio")
-    if out.is_dir() and any(out.iterdir()) and not (out / CATALOG_NAME).is_file():
-        raise CatalogError(f"--out {out} is a folder with other files in it; give a new or empty folder "
-                           "(or an earlier demo's folder)")
+    if out.is_dir() and any(out.iterdir()) and not (out / DEMO_MARKER).is_file():
+        what = ("a studio the demo did not make (the demo would write its lenient policy and noise pieces into it)"
+                if (out / CATALOG_NAME).is_file() else "a folder with other files in it")
+        raise CatalogError(f"--out {out} is {what}; give a new or empty folder (or an earlier demo's folder)")
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / DEMO_MARKER).is_file():
+        write_text_atomic(out / DEMO_MARKER, DEMO_MARKER_TEXT)
     studio = init_studio(out)
     policy_path = studio.root / "selection.json"
     if not policy_path.exists():
@@ -82,7 +92,7 @@ def run_worker(studio: Studio, settings: dict[str, Any], device: str = "cpu") ->
     from installation.worker import StudioWorker, WorkerOptions
 
     options = WorkerOptions(preset="tiny", device=device, idle_exit=True, sample=False, overrides=settings,
-                            scorer="tiny", encoder="tiny", worker="demo")
+                            scorer="tiny", encoder="tiny", random_curators=True, worker="demo")
     return StudioWorker(studio, options).run()
 
 

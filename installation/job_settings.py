@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from generator.config import GenerateConfig
 
 PRIORITY_MIN, PRIORITY_MAX = -100, 100  # a job's priority; higher runs first
-CHECK_PRESET = "tiny"  # why: a job without a preset takes the worker's; the checks need one that always exists
 
 
 class JobSettingsError(InstallationError):
@@ -33,8 +32,10 @@ def make_config(values: Mapping[str, Any]) -> GenerateConfig:
 
 
 def parse_job_prompts(prompt: str) -> tuple[str, ...]:
-    """A job's prompt 'a:1 | b:0.6' -> ('a:1', 'b:0.6')."""
-    return tuple(p.strip() for p in prompt.split("|") if p.strip())
+    """A job's prompt 'a:1 | b:0.6' -> ('a:1', 'b:0.6') (`generator.prompts.split_prompts`)."""
+    from generator.prompts import split_prompts
+
+    return split_prompts(prompt)
 
 
 def _text(value: str, what: str) -> None:
@@ -97,7 +98,10 @@ def check_job(prompt: str, settings: Mapping[str, Any] | None, *, priority: int,
     """The settings to store for a job of `prompt` ('a:1 | b:-0.5'), refused with `JobSettingsError` saying why when
     the worker would refuse them: a priority outside PRIORITY_MIN..PRIORITY_MAX, text that is not UTF-8, NaN or
     infinite numbers, unknown or invalid generator settings (`make_config`, as the worker), and an init image or image
-    prompt outside the studio. Paths come back absolute, so the worker finds them from wherever it runs."""
+    prompt outside the studio. Paths come back absolute, so the worker finds them from wherever it runs.
+
+    The size must fit the cells of the job's preset; a job without one is checked for the generator's default preset
+    (what a worker started without --preset runs), and the message says how to name another."""
     if isinstance(priority, bool) or not isinstance(priority, int) or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
         raise JobSettingsError(f"priority must be a whole number from {PRIORITY_MIN} to {PRIORITY_MAX}, "
                                f"not {priority!r}")
@@ -110,9 +114,13 @@ def check_job(prompt: str, settings: Mapping[str, Any] | None, *, priority: int,
     _every_text(values, "settings")
     try:
         values = _studio_files(values, studio)
-        make_config({"preset": CHECK_PRESET, **values, "prompts": list(parse_job_prompts(prompt))})
+        make_config({**values, "prompts": list(parse_job_prompts(prompt))})
     except (DstrtdError, ValueError, TypeError) as exc:
         if isinstance(exc, JobSettingsError):
             raise
-        raise JobSettingsError(f"invalid job settings: {exc}") from None
+        from generator.config import DEFAULT_PRESET
+
+        note = "" if "preset" in values else (f" (checked for the default preset {DEFAULT_PRESET}: give --preset "
+                                              "NAME when the worker runs another)")
+        raise JobSettingsError(f"invalid job settings: {exc}{note}") from None
     return values

@@ -111,6 +111,11 @@ class Catalog:
     def list_themes(self) -> list[Theme]:
         return self._themes.all()
 
+    def require_theme(self, name: str) -> Theme:
+        """The theme called `name`; `CatalogError` listing the known ones when there is none."""
+        self._themes.require(name)
+        return self._themes.get(name)  # type: ignore[return-value]
+
     # -- the job queue (jobs.py) --------------------------------------------------------------------------------
 
     def enqueue(self, prompt: str, *, theme: str | None = None, settings: Mapping[str, Any] | None = None,

@@ -137,8 +137,8 @@ def build_tower(spec: str | TowerConfig, *, load_pretrained: bool = True,
         model, pretrained = parse_tower_spec(spec)
         if not load_pretrained or pretrained == "random":
             pretrained = None
-        if model == TINY and pretrained:
-            raise ScorerError("the tiny tower has no pretrained weights; use 'tiny' alone")
+        if model == TINY and pretrained and not os.path.isfile(pretrained):
+            raise ScorerError("the tiny tower has no published weights; use 'tiny' alone, or tiny:/path/to/weights")
         config = _named_tower_config(model, pretrained)
 
     if config.vision_cfg is not None:

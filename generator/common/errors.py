@@ -27,3 +27,7 @@ class LockTimeout(DstrtdError):
 
 class DeviceUnavailable(DstrtdError):
     """A compute device that was asked for but is not there (no CUDA GPU, no MPS)."""
+
+
+class PromptError(DstrtdError):
+    """A prompt that does not follow `text[:weight[:stop]]` (an empty text, a weight or stop that is no number)."""

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from generator.common.errors import LockTimeout
+from generator.common.errors import DstrtdError, LockTimeout
 
 PathLike = str | os.PathLike[str]
 
@@ -87,6 +87,20 @@ def write_bytes_atomic(dest: PathLike, data: bytes) -> Path:
     with atomic_path(dest) as tmp, open(tmp, "xb") as f:  # not mkstemp: its 0600 files are not meant to be shared
         f.write(data)
     return Path(dest)
+
+
+def read_text(path: PathLike, what: str, error: type[DstrtdError] = DstrtdError) -> str:
+    """The text of a file people write by hand (ratings, captions, themes): UTF-8, a leading BOM dropped (as
+    spreadsheets write it). Any other encoding raises `error` with one line naming the file, where the first bad
+    byte is, and the fix, instead of a UnicodeDecodeError."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise error(f"{what} {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}, column {column}); "
+                    "save it as UTF-8 (spreadsheets: 'CSV UTF-8')") from None
 
 
 def write_text_atomic(dest: PathLike, text: str) -> Path:

@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from installation.commands._common import add_studio_argument
+from installation.commands._options import add_config_options, config_from_args
+from installation.worker.options import WorkerOptions
+
+CURATOR_OPTIONS = ("scorer", "encoder", "random_curators")
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
@@ -27,9 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="photographer of the imported images, where neither a manifest.csv beside them nor a "
                              "file name like 'Title_by_Name.jpg' says (they are shown as photographs, credited)")
     parser.add_argument("--licence", default=None, help="licence of the imported images, where no manifest.csv says")
-    parser.add_argument("--scorer", default="tiny", help="aesthetic scorer: tiny, laion-vit-b-32, ... or a path")
-    parser.add_argument("--encoder", default="tiny",
-                        help="aligner encoder: tiny, an open_clip MODEL:PRETRAINED, or a checkpoint path")
+    # the same curator options, defaults and help as `dstrtd studio`
+    add_config_options(parser, WorkerOptions, only=CURATOR_OPTIONS)
     parser.add_argument("--policy", default=None, help="selection policy JSON (default: STUDIO/selection.json)")
     parser.add_argument("--device", default="auto",
                         help="auto (a CUDA GPU if any, else Apple MPS, else cpu), cpu, cuda, cuda:N or mps")
@@ -50,16 +53,18 @@ def prompt_from_filename(path: Path) -> str:
 
 
 def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | None, credit: str | None = None,
-                  licence: str | None = None) -> tuple[list[Any], int]:
-    """Import every image of `folder` as a 'generated' piece (PNG), recorded as a photograph with its photographer
-    (`curation.photos.PhotoCredits`); returns (pieces of the folder, how many new). An image already in the catalog
-    (same PNG bytes) is not imported twice."""
+                  licence: str | None = None) -> tuple[list[Any], int, dict[str, str]]:
+    """Import every image of `folder` as a 'generated' piece (PNG of the pixels a visitor sees: upright, sRGB,
+    transparency on the display background), recorded as a photograph with its photographer
+    (`curation.photos.PhotoCredits`); returns (pieces of the folder, how many new, {file: why skipped}). An image
+    already in the catalog (same PNG bytes) is not imported twice; a file that cannot be read (broken, or a
+    decompression bomb over `MAX_PIXELS`) is skipped and the import goes on."""
     import io
-
-    from PIL import Image, UnidentifiedImageError
 
     from curation.catalog import CatalogError
     from curation.photos import PhotoCredits
+    from generator.common.errors import UnreadableImage
+    from generator.common.images import open_rgb
 
     if not folder.is_dir():
         raise CatalogError(f"--images {folder}: not a folder")
@@ -70,14 +75,13 @@ def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | No
 
     by_sha = {p.sha256: p for p in cat.list_pieces()}
     credits = PhotoCredits(folder, credit=credit, licence=licence)
-    pieces, new = [], 0
+    pieces, new, skipped = [], 0, {}
     for path in paths:
         try:
-            with Image.open(path) as im:
-                im.load()
-                rgb = im.convert("RGBA" if im.mode in ("RGBA", "LA", "P") else "RGB")
-        except (UnidentifiedImageError, OSError) as exc:
-            print(f"skipped {path.name}: not a readable image ({exc})")
+            rgb = open_rgb(path).image
+        except UnreadableImage as exc:
+            skipped[path.name] = str(exc)
+            print(f"skipped {path.name}: {exc}")
             continue
         buf = io.BytesIO()
         rgb.save(buf, format="PNG")
@@ -93,7 +97,7 @@ def import_images(cat: Any, folder: Path, *, theme: str | None, prompt: str | No
         by_sha[sha] = piece
         pieces.append(piece)
         new += 1
-    return pieces, new
+    return pieces, new, skipped
 
 
 def format_rows(rows: list[Any]) -> str:
@@ -127,13 +131,17 @@ def run(args: argparse.Namespace) -> int:
     studio.sync_themes()
     policy = load_policy(args.policy, studio.root)
     with studio.catalog() as cat:
+        if args.images and args.theme:
+            cat.require_theme(args.theme)  # why first: before minutes of loading models
         # the models first: a scorer that cannot load must fail before anything is imported
-        curator = Curator.load(cat, scorer=args.scorer, encoder=args.encoder, policy=policy, device=args.device,
-                               batch_size=args.batch_size)
+        chosen = config_from_args(WorkerOptions, argparse.Namespace(**{k: getattr(args, k) for k in CURATOR_OPTIONS}))
+        curator = Curator.load(cat, scorer=chosen.scorer, encoder=chosen.encoder, policy=policy, device=args.device,
+                               batch_size=args.batch_size, allow_random=chosen.random_curators)
         if args.images:
-            folder_pieces, new = import_images(cat, Path(args.images), theme=args.theme, prompt=args.prompt,
-                                               credit=args.credit, licence=args.licence)
-            print(f"imported {new} new image(s) from {args.images} ({len(folder_pieces) - new} already in the catalog)")
+            folder_pieces, new, skipped = import_images(cat, Path(args.images), theme=args.theme, prompt=args.prompt,
+                                                        credit=args.credit, licence=args.licence)
+            print(f"imported {new} new image(s) from {args.images} ({len(folder_pieces) - new} already in the catalog"
+                  + (f"; {len(skipped)} skipped: {', '.join(skipped)}" if skipped else "") + ")")
             pieces = [p for p in (cat.get_piece(fp.id) for fp in folder_pieces) if p and p.status == "generated"]
         else:
             pieces = cat.list_pieces("generated")

@@ -19,9 +19,10 @@ from installation.commands._options import add_config_options, given_options
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from generator.config import GenerateConfig  # torch-free: building the parser stays cheap
+    from generator.prompts import SYNTAX
 
-    parser.add_argument("prompts", nargs="*", metavar="PROMPT", help='text prompts "text:weight:stop"; a negative '
-                        'weight pushes away ("blurry:-0.5")')
+    parser.add_argument("prompts", nargs="*", metavar="PROMPT",
+                        help=f"text prompts {SYNTAX}; a negative weight pushes away")
     parser.add_argument("--out", type=Path, default=None, help="folder for the piece (default: generated/<time>)")
     parser.add_argument("--config", type=Path, default=None,
                         help="start from these settings (a piece's settings.json); options given override them")
@@ -66,15 +67,17 @@ def run(args: argparse.Namespace) -> int:
 
     from generator.config import GenerateConfig
     from generator.errors import WeightsUnavailable
-    from generator.outputs import write_piece
+    from generator.outputs import check_output_folder, write_piece
     from generator.pipeline import check, load_models
     from generator.pipeline import run as run_pipeline
 
-    config = check(GenerateConfig.from_dict(settings_from_args(args), source="the options"))
+    config = GenerateConfig.from_dict(settings_from_args(args), source="the options")
+    out = args.out or Path("generated") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    check_output_folder(out)  # why before the rest: a piece that cannot be written is not worth generating
+    config = check(config)  # the memory a step needs, the image files: before any model loads
     threads = args.threads if args.threads is not None else (1 if config.vqgan.startswith("tiny") else None)
     if threads:
         torch.set_num_threads(threads)
-    out = args.out or Path("generated") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
     bars: dict[str, tqdm] = {}
 

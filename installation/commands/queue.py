@@ -38,9 +38,12 @@ def run(args: argparse.Namespace) -> int:
     with studio.catalog() as cat:
         prompts = list(args.prompts)
         if not prompts:
-            theme = cat.get_theme(args.theme) if args.theme else None
-            if theme is None or not theme.prompts:
-                raise CommandError("give a prompt ('a coral reef:1') or a --theme with prompts")
+            if not args.theme:
+                raise CommandError("give a prompt ('a coral reef:1') or a --theme whose prompts to use")
+            theme = cat.require_theme(args.theme)
+            if not theme.prompts:
+                raise CommandError(f"theme {args.theme!r} has no prompts: it was retired, being gone from "
+                                   f"{studio.themes_path.name}; add it back there, or give prompts")
             prompts = [*theme.prompts, *theme.negative_prompts]
         prompt = " | ".join(p.strip() for p in prompts if p.strip())
         settings = check_job(prompt, settings, priority=args.priority, studio=studio.root)  # as the web checks it
@@ -54,4 +57,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"queued job{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}: {prompt}"
           f"{f' (theme {args.theme})' if args.theme else ''}; {waiting} waiting in {studio.root}")
     return 0
-

@@ -13,8 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fetch.add_argument("names", nargs="+", metavar="NAME", help="registry names (see `dstrtd weights list`)")
     verify = sub.add_parser("verify", help="check cached files against their published sha256")
     verify.add_argument("names", nargs="*", metavar="NAME", help="registry names (default: all)")
-    convert = sub.add_parser("convert", help="unpickle a checkpoint you trust and cache its weights as safetensors")
-    convert.add_argument("path", help="a .ckpt/.pt file that the safe loader refused")
+    convert = sub.add_parser("convert", help="read a checkpoint you trust (a pickle, or a TorchScript CLIP archive) "
+                                             "and cache its weights as safetensors")
+    convert.add_argument("path", help="a .ckpt/.pt file that the safe loader refused (VQGAN or CLIP)")
     convert.add_argument("--trust", action="store_true", help="confirm that you trust the file (it may run code)")
 
 
@@ -70,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.trust:
             raise GeneratorError("convert unpickles the file without restrictions, which can run code in it; add "
                                  "--trust if you trust where it came from")
-        print(convert_trusted(args.path))
+        dest = convert_trusted(args.path)
+        print(f"converted {args.path} to {dest}; name {args.path} as before (--vqgan NAME:PATH, --perceptors "
+              "MODEL:PATH, --tower MODEL:PATH): it now loads from this copy, unpickling nothing")
         return 0
     return 2

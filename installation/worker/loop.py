@@ -30,6 +30,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from curation.catalog import Catalog, CatalogUnavailable, Job, Piece, default_worker_name
+from curation.defaults import RandomCurators, check_curators
 from curation.studio import Studio, StudioError
 from installation.worker import storing
 from installation.worker.backend import Backend, PieceCurator, PipelineBackend, is_oom, make_config, parse_job_prompts
@@ -131,10 +132,10 @@ class StudioWorker:
             from curation.selection import load_policy
 
             base = self.base_config()
-            scorer = self.options.scorer or ("tiny" if self.options.preset == "tiny" else "laion-vit-b-32")
-            encoder = self.options.encoder or str(base.perceptors[0]).split("@")[0]
+            scorer, encoder = self.options.scorer, self.options.encoder
             log.info("curators: aesthetic %s, aligner %s", scorer, encoder)
             self._curator = Curator.load(self.catalog, scorer=scorer, encoder=encoder, device=str(base.device),
+                                         allow_random=self.options.random_curators,
                                          policy=load_policy(self.options.policy, self.studio.root))
         return self._curator
 
@@ -156,6 +157,11 @@ class StudioWorker:
     def startup(self) -> None:
         """Say who this worker is, recover from a crash (stale jobs, temporary folders, pieces waiting to be stored),
         load the default models, curate leftovers."""
+        if self.options.curate:  # why first: refused before minutes of loading models
+            try:
+                check_curators(self.options.scorer, self.options.encoder, allow_random=self.options.random_curators)
+            except RandomCurators as exc:
+                raise WorkerStop(f"{exc}; or run with --no-curate") from exc
         self._register()
         self.refresh_themes(strict=True)
         if self.options.requeue_running:
@@ -178,7 +184,7 @@ class StudioWorker:
             try:
                 _ = self.curator
             except Exception as exc:
-                raise WorkerStop(f"cannot load the curators: {exc}. Pass --scorer/--encoder (e.g. tiny), or run "
+                raise WorkerStop(f"cannot load the curators: {exc}. Pass --scorer/--encoder, or run "
                                  f"with --no-curate and `dstrtd curate` later") from exc
             leftovers = self.catalog.list_pieces("generated")
             if leftovers:

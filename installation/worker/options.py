@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from curation.catalog import LEASE_S, MAX_ATTEMPTS, Piece
+from curation.defaults import DEFAULT_ENCODER, DEFAULT_SCORER, ENCODER_HELP, RANDOM_HELP, SCORER_HELP
 from generator.common.fields import setting
 from installation.errors import InstallationError
 
@@ -44,9 +45,9 @@ class WorkerOptions:
     # why 4: 0.75^4 ≈ 0.32, a quarter of the original area before giving up
     max_oom_retries: int = setting(4, "smaller retries after CUDA runs out of memory, then the job fails",
                                   metavar="N")
-    scorer: str | None = setting(None, "aesthetic scorer: tiny, laion-vit-b-32, ... or a path",
-                                 show="tiny on the tiny preset, else laion-vit-b-32")
-    encoder: str | None = setting(None, "aligner encoder", show="the preset's first perceptor")
+    scorer: str = setting(DEFAULT_SCORER, SCORER_HELP)
+    encoder: str = setting(DEFAULT_ENCODER, ENCODER_HELP)
+    random_curators: bool = setting(False, RANDOM_HELP)
     policy: str | None = setting(None, "selection policy JSON", show="STUDIO/selection.json, else the defaults")
     overrides: Mapping[str, Any] = setting(default_factory=dict, cli=False)  # generator settings for every job
     sample_seed: int | None = setting(None, "seed of the theme sampler", metavar="SEED", show="random")

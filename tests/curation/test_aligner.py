@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import pytest
 import torch
 
-from curation.aligner import Aligner, WeightedPrompt, parse_prompt, parse_prompts
+from curation.aligner import Aligner
+from generator.prompts import PromptSpec, read_prompts
 
 COLOURS = {"red": (1.0, 0.0, 0.0), "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0), "yellow": (1.0, 1.0, 0.0)}
 
@@ -32,20 +33,14 @@ def solid(*rgb: float) -> torch.Tensor:
     return torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, 8, 8)
 
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    ("a coral reef", WeightedPrompt("a coral reef", 1.0)),
-    ("a coral reef:1.5", WeightedPrompt("a coral reef", 1.5)),
-    ("text, watermark:-0.5:-inf", WeightedPrompt("text, watermark", -0.5)),
-    ("time: 5pm:2", WeightedPrompt("time: 5pm", 2.0)),
-    ("  glacier  ", WeightedPrompt("glacier", 1.0)),
-])
-def test_parse_prompt(spec: str, expected: WeightedPrompt) -> None:
-    assert parse_prompt(spec) == expected
-
-
-def test_parse_prompts_splits_a_job_prompt() -> None:
-    assert parse_prompts("red:1 | blue:0.5 |  ") == [WeightedPrompt("red", 1.0), WeightedPrompt("blue", 0.5)]
-    assert parse_prompts(["red", ":2"]) == [WeightedPrompt("red", 1.0)]
+def test_the_aligner_reads_prompts_with_the_generators_parser() -> None:
+    """Stored prompts are read leniently (a piece made before the strict rules still counts): a job prompt splits at
+    '|', a malformed weight reads as text, an empty prompt is dropped."""
+    aligner = Aligner(ColourEncoder(), theme_weight=0.0)
+    [a] = aligner.align(solid(1, 0, 0), ["red:1 | blue:0.5 |  "], [None])
+    assert set(a.details["prompts"]) == {"red", "blue"}
+    assert a.prompt == pytest.approx(1.0 / 1.5)  # (1 * cos(red, red) + 0.5 * cos(red, blue)) / 1.5
+    assert read_prompts(["red", ":2", "red:abc"]) == (PromptSpec("red"), PromptSpec("red:abc"))
 
 
 def test_value_mixes_prompt_and_theme_cosines() -> None:

@@ -40,6 +40,9 @@ def test_init_keeps_an_edited_themes_file(tmp_path: Path) -> None:
     ('[[theme]]\ntitle = "x"\n', "needs a `name`"),
     ('[[theme]]\nname = "x"\nprompts = "a reef"\n', "`prompts` must be a list of strings"),
     ('[[theme]]\nname = "x"\nfacts = 3\n', "`facts` must be text"),
+    ('[[theme]]\nname = "x"\nprompts = ["a reef:abc"]\n', r"#1 \(x\): `prompts`: prompt 'a reef:abc': the weight"),
+    ('[[theme]]\nname = "x"\nnegative_prompts = ["text:1:x"]\n', r"`negative_prompts`: .*text\[:weight\[:stop\]\]"),
+    ("theme = 3\n", "`theme` must be"),
 ])
 def test_bad_themes_file_names_the_problem(tmp_path: Path, toml: str, message: str) -> None:
     studio = Studio(tmp_path)
@@ -132,3 +135,21 @@ def test_without_a_themes_file_nothing_is_retired(tmp_path: Path) -> None:
     assert studio.sync_themes() == []
     with studio.catalog() as cat:
         assert all(t.prompts for t in cat.list_themes())
+
+
+@pytest.mark.parametrize("content", ["", "# nothing here yet\n", 'title = "my themes"\n'])
+def test_a_themes_file_without_themes_is_refused_and_retires_nothing(tmp_path: Path, content: str) -> None:
+    studio = init_studio(tmp_path / "s")
+    studio.themes_path.write_text(content)
+    with pytest.raises(StudioError, match=r"defines no theme .*write `theme = \[\]` in it to retire every theme"):
+        studio.sync_themes()
+    with studio.catalog() as cat:
+        assert all(t.prompts for t in cat.list_themes())
+
+
+def test_theme_list_empty_on_purpose_retires_every_theme(tmp_path: Path) -> None:
+    studio = init_studio(tmp_path / "s")
+    studio.themes_path.write_text("theme = []\n")
+    assert set(studio.sync_themes()) == {"coral-reef", "old-growth-forest", "glacier", "wetland"}
+    with studio.catalog() as cat:
+        assert not any(t.prompts for t in cat.list_themes())

@@ -107,3 +107,36 @@ def test_presets_are_listed(capsys):
     assert main(["generate", "--presets"]) == 0
     out = capsys.readouterr().out
     assert "imagenet_16384" in out and "tiny" in out
+
+
+@pytest.mark.parametrize("layout", ["file", "inside-a-file", "earlier-piece"])
+def test_the_output_folder_is_checked_before_generating(tmp_path, capsys, layout):
+    (tmp_path / "taken.png").write_bytes(b"an earlier file")
+    (tmp_path / "piece").mkdir()
+    (tmp_path / "piece" / "image.png").write_bytes(b"an earlier piece")
+    out = {"file": tmp_path / "taken.png", "inside-a-file": tmp_path / "taken.png" / "reef",
+           "earlier-piece": tmp_path / "piece"}[layout]
+    code = main(["generate", "a reef", *TINY, "--steps", "3", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and f"--out {out}" in err, err
+    assert "generating" not in err  # refused before the first step
+    assert (tmp_path / "taken.png").read_bytes() == b"an earlier file"
+    assert (tmp_path / "piece" / "image.png").read_bytes() == b"an earlier piece"
+
+
+def test_a_size_that_cannot_fit_in_memory_is_refused_before_any_model_loads(tmp_path, capsys):
+    code = main(["generate", "a reef", "--preset", "tiny", "--device", "cpu", "--size", "40000", "40000",
+                 "--out", str(tmp_path / "huge")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert re.search(r"size 40000x40000 needs about [\d.]+ GB but this machine's memory is [\d.]+ GB in all; the "
+                     r"largest size of this shape that fits is (\d+)x\1$", err.strip()), err
+    assert not (tmp_path / "huge").exists()
+
+
+def test_one_argument_holds_several_prompts_joined_by_a_bar(tmp_path, capsys):
+    out = tmp_path / "reef"
+    assert main(["generate", "a coral reef:1|blurry:-0.5", *TINY, "--steps", "1", "--out", str(out)]) == 0
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["prompts"] == ["a coral reef:1", "blurry:-0.5"]
+    assert set(settings["loss_terms"]) == {"text0", "text1"}

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from generator.common.errors import UnknownEntry
+from generator.common.errors import PromptError, UnknownEntry
 from generator.config import GenerateConfig
 from generator.errors import GeneratorError
 from generator.pipeline import check
@@ -69,3 +69,14 @@ def test_every_optimizer_name_has_a_class():
     from generator import config, loop
 
     assert set(loop.OPTIMIZER_CLASSES) == set(config.OPTIMIZERS)
+
+
+def test_one_argument_may_hold_several_prompts_joined_by_a_bar():
+    cfg = GenerateConfig(prompts=("a coral reef:1|blurry:-0.5",), preset="tiny")
+    assert cfg.prompts == ("a coral reef:1", "blurry:-0.5")
+
+
+@pytest.mark.parametrize("prompt", ["a reef:abc", "a reef:1:x"])
+def test_a_malformed_weight_or_stop_is_refused(prompt):
+    with pytest.raises(PromptError, match=r"text\[:weight\[:stop\]\]"):
+        GenerateConfig(prompts=(prompt,), preset="tiny")

@@ -51,7 +51,7 @@ def test_curation_leaves_pieces_decided_by_hand_alone(studio, tmp_path: Path,
     a, b = _pieces(studio, tmp_path)
     root = str(studio.root)
     assert main(["catalog", "reject", a, "--reason", "too literal", "--studio", root]) == 0
-    assert main(["curate", "--studio", root]) == 0
+    assert main(["curate", "--studio", root, "--scorer", "tiny", "--encoder", "tiny", "--random-curators"]) == 0
     capsys.readouterr()
     with studio.catalog() as cat:
         pa, pb = cat.get_piece_by_slug(a), cat.get_piece_by_slug(b)

@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 
 from curation.catalog import Catalog
+from curation.studio import init_studio
 from installation.cli import main
+from installation.demo import DEMO_MARKER, prepare_studio
 
 
 def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,3 +53,22 @@ def test_demo_refuses_a_folder_with_other_files(tmp_path: Path, capsys: pytest.C
     assert "a folder with other files in it" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path / "x"), "--jobs", "99"]) == 2
     assert "--jobs must be between 1 and" in capsys.readouterr().err
+
+
+def test_demo_refuses_a_studio_it_did_not_make(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    artist = init_studio(tmp_path / "studio")
+    before = sorted(p.name for p in artist.root.iterdir())
+    assert main(["demo", "--out", str(artist.root), "--jobs", "1", "--frames", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "a studio the demo did not make" in err and "new or empty folder" in err
+    assert sorted(p.name for p in artist.root.iterdir()) == before  # no policy, no marker, no piece
+    with artist.catalog() as cat:
+        assert cat.list_jobs() == []
+
+
+def test_demo_reuses_its_own_folder_and_takes_an_empty_one(tmp_path: Path) -> None:
+    made = prepare_studio(tmp_path / "demo")
+    assert (made.root / DEMO_MARKER).is_file() and (made.root / "selection.json").is_file()
+    assert prepare_studio(tmp_path / "demo").root == made.root  # a re-run of the demo into its own folder
+    (tmp_path / "empty").mkdir()
+    assert (prepare_studio(tmp_path / "empty").root / DEMO_MARKER).is_file()

@@ -91,3 +91,54 @@ def test_every_scorer_option_sets_its_field_with_the_fields_default_and_help(tmp
     text = " ".join(parser.format_help().split())
     assert f"images per step (default: {TrainConfig.batch_size})" in text  # the field's help and default
     assert "--head {distribution,logits-per-text}" in text  # the choices of the field's Literal type
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.strip().splitlines() if line.startswith("dstrtd")]
+    assert len(lines) == 1 and lines[0].startswith("dstrtd train: error: "), err
+    assert "Traceback" not in err and "unexpected error" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_ratings_file_that_is_not_utf8_is_one_line(tmp_path, capsys, suffix):
+    data = tmp_path / f"ratings{suffix}"
+    row = "image,score\nflüsse.png,5\n" if suffix == ".csv" else '{"image": "flüsse.png", "score": 5}\n'
+    data.write_bytes(row.encode("latin-1"))
+    assert main(["train", "scorer", "--data", str(data), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    line = _one_line_error(capsys)
+    assert f"ratings file {data} is not UTF-8 text (byte 0xfc on line" in line and "save it as UTF-8" in line
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_captions_file_that_is_not_utf8_is_one_line(tmp_path, capsys, suffix):
+    data = tmp_path / f"captions{suffix}"
+    row = "image,caption\nreef.png,a reef at dawn, café\n" if suffix == ".csv" else \
+        '{"image": "reef.png", "caption": "café"}\n'
+    data.write_bytes(row.encode("latin-1"))
+    assert main(["train", "encoder", "--data", str(data), "--out", str(tmp_path / "run")]) == 2
+    assert f"captions file {data} is not UTF-8 text (byte 0xe9" in _one_line_error(capsys)
+
+
+def test_training_on_images_that_are_all_unreadable_fails_and_writes_no_scorer(tmp_path, capsys):
+    rows = ["image,score"]
+    for i in range(8):
+        (tmp_path / f"broken{i}.png").write_bytes(b"not a png at all")
+        rows.append(f"broken{i}.png,{i + 2}")
+    (tmp_path / "ratings.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "run"
+    assert main(["train", "scorer", "--data", str(tmp_path / "ratings.csv"), "--tower", "tiny", "--epochs-scale",
+                 "0.1", "--batch-size", "4", "--out", str(out), "--no-progress"]) == 2
+    line = _one_line_error(capsys)
+    assert "not one image of" in line and "could be read in epoch 1" in line and "no scorer was written" in line
+    assert not (out / "scorer").exists() and not (out / "best").exists()
+    assert not (out / "checkpoints" / "last.pt").exists()
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "1"])
+def test_val_fraction_outside_its_range_is_one_line(ratings, tmp_path, capsys, value):
+    assert main(["train", "scorer", "--data", str(ratings), "--out", str(tmp_path / "run"),
+                 "--val-fraction", value]) == 2
+    assert f"val_fraction is the share held out, in [0, 1) (0.1 holds out a tenth), got {float(value)}" in \
+        _one_line_error(capsys)

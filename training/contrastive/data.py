@@ -12,6 +12,7 @@ Every sample carries its index in the dataset, which the global losses use to fi
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import random
@@ -26,6 +27,7 @@ from torch.utils.data import Dataset, Sampler
 
 from curation.embeddings import load_image as curation_load_image
 from generator.common.errors import UnreadableImage
+from generator.common.files import read_text
 from training.contrastive.errors import CaptionsDataError
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,7 @@ def _check_image(path: Path) -> str | None:
 
 def _rows_from_csv(path: Path) -> tuple[list[tuple[int, dict[str, str] | None]], list[str]]:
     """(line number, row) pairs; the number is the row's last line in the file, as csv counts it."""
-    with path.open(newline="", encoding="utf-8-sig") as f:
+    with io.StringIO(read_text(path, "captions file", CaptionsDataError), newline="") as f:
         reader = csv.DictReader(f)
         rows: list[tuple[int, dict[str, str] | None]] = [(reader.line_num, row) for row in reader]
         return rows, list(reader.fieldnames or [])
@@ -87,7 +89,7 @@ def _rows_from_jsonl(path: Path, skipped: list[tuple[int, str]]
                      ) -> tuple[list[tuple[int, dict[str, str] | None]], list[str]]:
     rows: list[tuple[int, dict[str, str] | None]] = []
     columns: list[str] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(io.StringIO(read_text(path, "captions file", CaptionsDataError)), start=1):
         if not line.strip():
             continue
         try:

@@ -80,6 +80,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise TrainingError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise TrainingError(f"val_fraction is the share held out, in [0, 1) (0.1 holds out a tenth), got "
+                                f"{self.val_fraction}")
         if self.max_steps is not None and self.max_steps < 0:
             raise TrainingError(f"max_steps must be >= 0, got {self.max_steps}")
         if self.head not in HEADS:

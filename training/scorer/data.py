@@ -22,6 +22,7 @@ function drops it and the trainer counts it, so no epoch ever crashes on one bad
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
@@ -36,6 +37,7 @@ from torch.utils.data import Dataset
 from curation.embeddings import pil_to_tensor
 from curation.scorer.ratings import N_BINS, SCORE_MAX, SCORE_MIN
 from generator.common.errors import UnreadableImage
+from generator.common.files import read_text
 from generator.common.images import open_rgb
 from training.errors import TrainingError
 
@@ -99,6 +101,15 @@ class DataReport:
     def kept(self) -> int:
         return self.rows - len(self.bad_rows) - len(self.missing)
 
+    def nothing_read(self, epoch: int) -> RatingsDataError:
+        """The error for an epoch in which not one image could be read: training on nothing must not pass."""
+        (first, why), *others = self.unreadable.items()
+        more = f"; also {', '.join(p for p, _ in others[:3])}{', ...' if len(others) > 3 else ''}" if others else ""
+        n = len(self.unreadable)
+        return RatingsDataError(f"not one image of {self.source} could be read in epoch {epoch}: {n} unreadable, e.g. "
+                                f"{first}: {why}{more}; fix or remove them (train.log lists each), then train again: "
+                                "no scorer was written")
+
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "rows": self.rows, "kept": self.kept, "bad_rows": len(self.bad_rows),
                 "missing_images": len(self.missing), "unreadable_images": len(self.unreadable),
@@ -155,7 +166,7 @@ def load_ratings(source: str | Path, group_columns: Sequence[str] | None = None,
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    with io.StringIO(read_text(path, "ratings file", RatingsDataError), newline="") as f:
         reader = csv.DictReader(f)
         if reader.fieldnames is None:
             raise RatingsDataError(f"{path} is empty (it needs a header row)")
@@ -165,7 +176,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _jsonl_rows(path: Path, errors: list[tuple[str, str]]) -> Iterator[tuple[str, dict[str, Any]]]:
-    with open(path, encoding="utf-8") as f:
+    with io.StringIO(read_text(path, "ratings file", RatingsDataError)) as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue

@@ -21,6 +21,7 @@ import csv
 import logging
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +116,9 @@ class ScorerTrainer:
 
     def run(self, resume: bool = False) -> TrainResult:
         run = self._prepare(resume)
-        finished = self._train(run)
+        with warnings.catch_warnings():  # why: a batch of unreadable images steps the schedule but not the optimiser
+            warnings.filterwarnings("ignore", r"Detected call of `lr_scheduler.step\(\)` before", UserWarning)
+            finished = self._train(run)
         cfg, history, step = self.config, run.history, run.progress.step
         scorer_path = self.out / "scorer"
         run.model.version = f"epoch{len(history['epochs'])}"
@@ -245,6 +248,8 @@ class ScorerTrainer:
                     self._save(run, optimizer, lr_sched, ep)
                 if stopped:
                     return False
+            if epoch_n == 0 and first < len(batches):  # every image of the epoch was unreadable
+                raise report.nothing_read(ep.epoch + 1)
             record = self._end_epoch(run, ep, stage, lr_sched, epoch_loss, epoch_n,
                                      len(report.unreadable) - skipped_before, time.monotonic() - epoch_start)
             run.progress = Progress(ep.epoch + 1, 0, step)

@@ -12,7 +12,7 @@ from curation.scorer.tower import TowerConfig, build_tower
 
 
 def test_bad_tower_specs():
-    with pytest.raises(ScorerError, match="the tiny tower has no pretrained weights"):
+    with pytest.raises(ScorerError, match="the tiny tower has no published weights"):
         build_tower("tiny:openai")
     with pytest.raises(ScorerError, match="unknown tower 'ViT-Q-99'"):
         build_tower("ViT-Q-99")

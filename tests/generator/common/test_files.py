@@ -116,3 +116,15 @@ def test_file_lock_is_released_when_the_holder_is_killed(tmp_path: Path) -> None
     holder.join(30)
     with file_lock(lock, timeout=5):
         pass
+
+
+def test_read_text_drops_a_bom_and_names_the_first_byte_that_is_not_utf8(tmp_path: Path) -> None:
+    from generator.common.errors import DstrtdError
+    from generator.common.files import read_text
+
+    (tmp_path / "bom.csv").write_bytes("\ufeffimage,score\n".encode())
+    assert read_text(tmp_path / "bom.csv", "ratings file") == "image,score\n"
+    (tmp_path / "latin.csv").write_bytes("image,score\ncafé.png,5\n".encode("latin-1"))
+    with pytest.raises(DstrtdError, match=r"ratings file .*latin.csv is not UTF-8 text \(byte 0xe9 on line 2, "
+                                          r"column 4\); save it as UTF-8"):
+        read_text(tmp_path / "latin.csv", "ratings file")

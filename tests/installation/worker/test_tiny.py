@@ -32,6 +32,7 @@ def test_tiny_studio_survives_a_nan_and_an_oom(studio) -> None:
         oom_job = cat.enqueue("a glacier under a blue sky:1", theme="glacier",
                               settings={"seed": 2, "size": [64, 64], "cutn": 8})
         options = WorkerOptions(preset="tiny", device="cpu", idle_exit=True, sample=False, worker="tiny",
+                                scorer="tiny", encoder="tiny", random_curators=True,
                                 overrides={"size": [48, 48], "steps": 4, "cutn": 4})
         backend = Injecting()
         worker = StudioWorker(studio, options, backend=backend, catalog=cat)
